@@ -1,0 +1,41 @@
+# metazoo: `make demo` (the main job) and `make test`; both create/reuse .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+# The data folder: $METAZOO_DATA_DIR, else ../shared/data when it exists
+# (CI, developers); otherwise loaders download the official files.
+METAZOO_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
+export METAZOO_DATA_DIR
+
+.PHONY: install demo test lint unit docs benchmarks clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,docs]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/metazoo demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+# Executes every tutorial (fast mode) and fails on any error or warning.
+docs: $(STAMP)
+	METAZOO_FAST=1 $(BIN)/mkdocs build --strict
+
+test: lint unit docs
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/presets.py
+
+clean:
+	rm -rf site .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+"""mkdocs hook: fills `<!-- model-zoo -->` with a table built from the presets' metadata."""
+
+from __future__ import annotations
+
+MARKER = "<!-- model-zoo -->"
+
+
+def _percent(value) -> str:
+    return f"{100 * value:.1f}" if isinstance(value, (int, float)) else "—"
+
+
+def model_zoo_table() -> str:
+    from metazoo.presets import list_presets
+
+    rows = [
+        "| preset | what it is | parameters | measured (protocol) | paper |",
+        "| --- | --- | ---: | --- | --- |",
+    ]
+    for name, meta in list_presets().items():
+        results = []
+        paper = []
+        for record in meta.get("evaluation", []):
+            if "ways" in record:
+                setting = (
+                    f"{record['ways']}w{record['shots']}s, {record['queries']}q, "
+                    f"{record['protocol']} {record['split']}, {record['episodes']} ep."
+                )
+            else:
+                setting = record.get("protocol", "")
+            results.append(
+                f"{_percent(record.get('accuracy'))} ± {_percent(record.get('ci95'))} ({setting})"
+                if "accuracy" in record
+                else f"{record.get('summary', '')} ({setting})"
+            )
+            if "paper" in record:
+                paper.append(_percent(record["paper"]))
+        rows.append(
+            f"| `{name}` | {meta.get('description', '')} | "
+            f"{meta.get('parameters', 0):,} | {'<br>'.join(results) or '—'} | "
+            f"{'<br>'.join(paper) or '—'} |"
+        )
+    return "\n".join(rows)
+
+
+def on_page_markdown(markdown, page, config, files):
+    if MARKER in markdown:
+        return markdown.replace(MARKER, model_zoo_table())
+    return markdown

@@ -1,0 +1,103 @@
+"""Prototypical Networks (Snell, Swersky & Zemel, 2017)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from metazoo.algorithms.base import FewShotClassifier
+
+# Logit of a class id that has no support example in the episode.
+MISSING_CLASS_LOGIT = -1e9
+
+
+def prototype_logits(support_embeddings, support_labels, query_embeddings):
+    """Negative squared Euclidean distances from queries to class prototypes.
+
+    Args:
+        support_embeddings: `[episodes, support, dim]`.
+        support_labels: int `[episodes, support]`, class ids in `0..support-1`.
+        query_embeddings: `[episodes, queries, dim]`.
+
+    Returns:
+        float32 logits `[episodes, queries, support]`: one column per
+        possible class id (as many as support examples, a static bound that
+        keeps shapes XLA-friendly). Columns of class ids absent from the
+        support set hold `MISSING_CLASS_LOGIT`, so with `ways` classes
+        labelled `0..ways-1`, `logits[..., :ways]` are the real ones.
+    """
+    support_embeddings = tf.cast(support_embeddings, tf.float32)
+    query_embeddings = tf.cast(query_embeddings, tf.float32)
+    depth = support_labels.shape[-1] or tf.shape(support_labels)[-1]
+    one_hot = tf.one_hot(support_labels, depth, dtype=tf.float32)
+    counts = tf.reduce_sum(one_hot, axis=1)  # [episodes, classes]
+    prototypes = tf.einsum("bsk,bsd->bkd", one_hot, support_embeddings)
+    prototypes /= tf.maximum(counts, 1.0)[..., None]
+    diff = query_embeddings[:, :, None, :] - prototypes[:, None, :, :]
+    logits = -tf.reduce_sum(tf.square(diff), axis=-1)
+    present = (counts > 0)[:, None, :]
+    return tf.where(present, logits, tf.cast(MISSING_CLASS_LOGIT, tf.float32))
+
+
+@keras.saving.register_keras_serializable(package="metazoo")
+class PrototypicalNetwork(FewShotClassifier):
+    """Classifies queries by the nearest class prototype (mean support embedding).
+
+    `call((support_images, support_labels, query_images))` returns logits =
+    negative squared Euclidean distance to each prototype; trained with
+    cross-entropy on the queries through `fit`, evaluated with `evaluate`.
+    Support and query images go through the backbone as one batch, as in
+    Snell et al., so batch norm sees both.
+
+    Args:
+        backbone: keras.Model. Maps images `[n, H, W, C]` to embeddings `[n, d]`.
+
+    Example:
+    ```python
+    model = PrototypicalNetwork(Conv4())
+    model.compile()
+    model.fit(omniglot_episodes("train", ways=60, shots=5, queries=5),
+              steps_per_epoch=100, epochs=1)
+    ```
+
+    References:
+        Snell, Swersky & Zemel, "Prototypical Networks for Few-shot
+        Learning", NeurIPS 2017.
+    """
+
+    def __init__(self, backbone: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(backbone, keras.Model):
+            raise ValueError(f"backbone must be a keras.Model. Received: {type(backbone).__name__}")
+        self.backbone = backbone
+        self.image_shape = tuple(backbone.input_shape[1:])
+        self.built = True  # All weights live in the (built) backbone.
+
+    def episode_logits(self, support, support_labels, query, training=False):
+        image_shape = tf.shape(support)[2:]
+        episodes = tf.shape(support)[0]
+        num_support, num_query = tf.shape(support)[1], tf.shape(query)[1]
+        images = tf.concat(
+            [
+                tf.reshape(support, tf.concat([[-1], image_shape], 0)),
+                tf.reshape(query, tf.concat([[-1], image_shape], 0)),
+            ],
+            axis=0,
+        )
+        embeddings = self.backbone(images, training=training)
+        dim = embeddings.shape[-1] or tf.shape(embeddings)[-1]
+        split = episodes * num_support
+        support_emb = tf.reshape(embeddings[:split], [episodes, num_support, dim])
+        query_emb = tf.reshape(embeddings[split:], [episodes, num_query, dim])
+        return prototype_logits(support_emb, support_labels, query_emb)
+
+    def get_config(self):
+        config = super().get_config()
+        config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)

@@ -1,0 +1,134 @@
+"""The `metazoo` command: list, eval, train and demo.
+
+With `--json`, `metazoo eval` prints one JSON object as the last line of
+stdout; everything else (progress bars, logs) goes before it or to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+# Recipes behind `metazoo train <algorithm>` (module paths, imported lazily).
+TRAIN_RECIPES = {
+    "protonet": "metazoo.recipes.protonet",
+}
+# How `metazoo eval` scores a preset, by its metadata "kind".
+EVAL_RECIPES = {
+    "few_shot_classifier": "metazoo.recipes.few_shot",
+}
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder with the official data files (default: $METAZOO_DATA_DIR, else download)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metazoo", description="The meta-learning model zoo for Keras."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list the presets")
+
+    evaluate = commands.add_parser("eval", help="score a preset")
+    evaluate.add_argument("preset", help="preset name or folder")
+    evaluate.add_argument("--split", default=None)
+    evaluate.add_argument("--ways", type=int, default=5)
+    evaluate.add_argument("--shots", type=int, default=1)
+    evaluate.add_argument("--queries", type=int, default=15)
+    evaluate.add_argument("--episodes", type=int, default=1000)
+    evaluate.add_argument(
+        "--json", action="store_true", help="print the result as JSON on the last line"
+    )
+    _add_common(evaluate)
+
+    train = commands.add_parser("train", help="train a model and write a preset")
+    algorithms = train.add_subparsers(dest="algorithm", required=True)
+    for name, module in TRAIN_RECIPES.items():
+        sub = algorithms.add_parser(name, help=f"train with the {name} recipe")
+        importlib.import_module(module).add_train_arguments(sub)
+        _add_common(sub)
+
+    demo = commands.add_parser("demo", help="the README's main job")
+    demo.add_argument("--preset", default="protonet_omniglot")
+    demo.add_argument("--episodes", type=int, default=600)
+    demo.add_argument("--output", default="outputs/demo_episode.png")
+    _add_common(demo)
+    return parser
+
+
+def cmd_list(args) -> int:
+    from metazoo.presets import list_presets, presets_dir
+
+    presets = list_presets()
+    if not presets:
+        print(f"No presets found in {presets_dir()}")
+        return 1
+    width = max(map(len, presets))
+    for name, meta in presets.items():
+        print(f"{name:<{width}}  {meta.get('description', '')}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from metazoo.presets import load_metadata, preset_path
+
+    path = preset_path(args.preset)
+    metadata = load_metadata(path)
+    kind = metadata.get("kind", "few_shot_classifier")
+    if kind not in EVAL_RECIPES:
+        raise ValueError(
+            f"Preset {args.preset!r} has kind {kind!r}, which `metazoo eval` cannot "
+            f"score. Known kinds: {sorted(EVAL_RECIPES)}"
+        )
+    recipe = importlib.import_module(EVAL_RECIPES[kind])
+    result = {"preset": args.preset, **recipe.evaluate_preset(path, metadata, args)}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    recipe = importlib.import_module(TRAIN_RECIPES[args.algorithm])
+    path = recipe.run_train(args)
+    print(f"Wrote preset {path}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from metazoo.demo import run_demo
+
+    run_demo(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"list": cmd_list, "eval": cmd_eval, "train": cmd_train, "demo": cmd_demo}
+    try:
+        return handler[args.command](args)
+    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as err:
+        print(f"metazoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,349 @@
+"""Omniglot (Lake et al. 2015) as a TFDS builder, and its two few-shot protocols.
+
+The builder reads the official `images_background.zip` and
+`images_evaluation.zip` from a local folder when one is given (argument or
+`$METAZOO_DATA_DIR`) and otherwise downloads them from the official
+brendenlake/omniglot repository, checking their sha256.
+
+Images are stored as uint8 with ink = 255 on a 0 background; `load_omniglot`
+returns them that way and the episode sampler turns them into float32 in
+[0, 1] with ink = 1, the convention everywhere in metazoo.
+
+Protocols:
+
+- `"vinyals"`: 28x28, all 1,623 characters; 1,028 train / 172 val / 423 test
+  characters (Vinyals et al. 2016, class lists of Snell et al. 2017), each
+  character rotated by 0/90/180/270 degrees into four classes.
+- `"lake"`: the background set (964 characters, 30 alphabets) to train, the
+  evaluation set (659 characters, 20 alphabets) to test; no rotations;
+  28x28 or 105x105.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from metazoo.data._files import RemoteFile, fetch
+
+_URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
+BACKGROUND = RemoteFile(
+    "images_background.zip",
+    _URL + "images_background.zip",
+    "ad41ab679c8b5d90b271ef46be6987cc81211774a695c29dcc5367b2b26ee640",
+    "omniglot",
+)
+EVALUATION = RemoteFile(
+    "images_evaluation.zip",
+    _URL + "images_evaluation.zip",
+    "1f61a8f3366785b057fc117d9228e78a16e3d976c8953b2a10fcc74cf0609cee",
+    "omniglot",
+)
+_EXPECTED_IMAGES = {BACKGROUND.name: 19_280, EVALUATION.name: 13_180}
+DRAWERS = 20
+
+# Vinyals et al. (2016) split as published by Snell et al. (2017).
+VINYALS_TEST_ALPHABETS = frozenset(
+    {
+        "Kannada",
+        "Keble",
+        "Malayalam",
+        "Manipuri",
+        "Mongolian",
+        "Old_Church_Slavonic_(Cyrillic)",
+        "Oriya",
+        "Syriac_(Serto)",
+        "Sylheti",
+        "Tengwar",
+        "Tibetan",
+        "ULOG",
+    }
+)
+VINYALS_TEST_GURMUKHI = frozenset({42, 43, 44, 45})
+VINYALS_VAL_ALPHABETS = frozenset(
+    {"Hebrew", "Mkhedruli_(Georgian)", "Armenian", "Early_Aramaic", "Bengali"}
+)
+ROTATIONS = (0, 90, 180, 270)
+PROTOCOLS = {
+    "vinyals": ("train", "val", "test", "trainval"),
+    "lake": ("background", "evaluation"),
+}
+_PATH_RE = re.compile(r"images_(?:background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$")
+
+
+def vinyals_split(alphabet: str, character: int) -> str:
+    """Returns "train", "val" or "test" for a character under the Vinyals split."""
+    if alphabet in VINYALS_TEST_ALPHABETS or (
+        alphabet == "Gurmukhi" and character in VINYALS_TEST_GURMUKHI
+    ):
+        return "test"
+    if alphabet in VINYALS_VAL_ALPHABETS:
+        return "val"
+    return "train"
+
+
+def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
+    """Opens an Omniglot zip and checks that it holds all the drawings."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(
+            f"{str(path)!r} is not a readable zip file ({err}); it may be corrupt or "
+            "incompletely downloaded. Replace it with the official file."
+        ) from err
+    names = sorted(n for n in archive.namelist() if _PATH_RE.search(n))
+    expected = _EXPECTED_IMAGES.get(path.name)
+    if expected is not None and len(names) != expected:
+        raise ValueError(
+            f"{str(path)!r} holds {len(names)} Omniglot drawings, expected {expected}: "
+            "the file is incomplete or not the official archive."
+        )
+    if not names:
+        raise ValueError(f"{str(path)!r} holds no Omniglot drawings.")
+    return archive, names
+
+
+def _ink_image(png: bytes, size: int) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    return (255 - np.asarray(image, dtype=np.uint8))[..., None]
+
+
+class OmniglotConfig(tfds.core.BuilderConfig):
+    """A protocol and image size of the metazoo Omniglot builder."""
+
+    def __init__(self, *, protocol: str, image_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.protocol = protocol
+        self.image_size = image_size
+
+
+class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
+    """Omniglot with the Vinyals/Snell and Lake few-shot splits.
+
+    Args:
+        source_dir: str. Folder holding the official zips (or an `omniglot/`
+            subfolder that does). Defaults to `$METAZOO_DATA_DIR`; when
+            neither is set the zips are downloaded.
+        **kwargs: passed to `tfds.core.GeneratorBasedBuilder` (`config`,
+            `data_dir` where the prepared records go, ...).
+
+    Example:
+    ```python
+    builder = MetazooOmniglot(config="vinyals", source_dir="../shared/data")
+    builder.download_and_prepare()
+    ds = builder.as_dataset(split="test")
+    ```
+    """
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Vinyals (28x28) and Lake (28x28, 105x105) configs."}
+    BUILDER_CONFIGS = [
+        OmniglotConfig(
+            name="vinyals",
+            protocol="vinyals",
+            image_size=28,
+            description="Vinyals/Snell split, 28x28, unrotated drawings.",
+        ),
+        OmniglotConfig(
+            name="lake_28",
+            protocol="lake",
+            image_size=28,
+            description="Lake background/evaluation split, 28x28.",
+        ),
+        OmniglotConfig(
+            name="lake_105",
+            protocol="lake",
+            image_size=105,
+            description="Lake background/evaluation split, 105x105.",
+        ),
+    ]
+
+    def __init__(self, *, source_dir: str | os.PathLike | None = None, **kwargs):
+        self._source_dir = source_dir
+        super().__init__(**kwargs)
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        size = self.builder_config.image_size
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(size, size, 1)),
+                    "alphabet": tfds.features.Text(),
+                    "character": tfds.features.Text(),
+                    "character_id": np.int32,
+                    "drawer": np.int32,
+                }
+            ),
+            homepage="https://github.com/brendenlake/omniglot",
+            citation=(
+                "@article{lake2015human, title={Human-level concept learning "
+                "through probabilistic program induction}, author={Lake, Brenden M "
+                "and Salakhutdinov, Ruslan and Tenenbaum, Joshua B}, "
+                "journal={Science}, volume={350}, number={6266}, year={2015}}"
+            ),
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # metazoo fetches with its own fail-fast downloader.
+        zips = [fetch(remote, self._source_dir) for remote in (BACKGROUND, EVALUATION)]
+        if self.builder_config.protocol == "lake":
+            return {
+                "background": self._generate_examples(zips[:1], None),
+                "evaluation": self._generate_examples(zips[1:], None),
+            }
+        return {split: self._generate_examples(zips, split) for split in ("train", "val", "test")}
+
+    def _generate_examples(self, zips, vinyals_subset):
+        size = self.builder_config.image_size
+        for path in zips:
+            archive, names = _open_zip(Path(path))
+            with archive:
+                for name in names:
+                    alphabet, character, char_id, drawer = _PATH_RE.search(name).groups()
+                    if vinyals_subset and (
+                        vinyals_split(alphabet, int(character)) != vinyals_subset
+                    ):
+                        continue
+                    try:
+                        png = archive.read(name)
+                    except (zipfile.BadZipFile, OSError) as err:
+                        raise ValueError(
+                            f"Could not read {name} from {str(path)!r} ({err}): "
+                            "the archive is corrupt."
+                        ) from err
+                    yield (
+                        name,
+                        {
+                            "image": _ink_image(png, size),
+                            "alphabet": alphabet,
+                            "character": f"{alphabet}/character{character}",
+                            "character_id": int(char_id) - 1,
+                            "drawer": int(drawer),
+                        },
+                    )
+
+
+@dataclass(frozen=True)
+class ClassImages:
+    """Images indexed by class: `images[c, d]` is drawing d of class c.
+
+    Attributes:
+        images: uint8 array `[classes, drawings, height, width, 1]`, ink = 255.
+        class_names: one name per class, e.g. `"Gurmukhi/character42/rot090"`.
+    """
+
+    images: np.ndarray
+    class_names: tuple[str, ...]
+
+    @property
+    def num_classes(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def drawings_per_class(self) -> int:
+        return self.images.shape[1]
+
+
+def _check_protocol(protocol: str, split: str, image_size: int) -> None:
+    if protocol not in PROTOCOLS:
+        raise ValueError(
+            f"protocol must be one of {sorted(PROTOCOLS)}. Received: protocol={protocol!r}"
+        )
+    if split not in PROTOCOLS[protocol]:
+        raise ValueError(
+            f"split must be one of {list(PROTOCOLS[protocol])} for protocol "
+            f"{protocol!r}. Received: split={split!r}"
+        )
+    sizes = (28,) if protocol == "vinyals" else (28, 105)
+    if image_size not in sizes:
+        raise ValueError(
+            f"image_size must be one of {list(sizes)} for protocol {protocol!r}. "
+            f"Received: image_size={image_size!r}"
+        )
+
+
+def omniglot_builder(
+    protocol: str = "vinyals",
+    image_size: int = 28,
+    data_dir: str | os.PathLike | None = None,
+) -> MetazooOmniglot:
+    """Returns the prepared TFDS builder for a protocol (preparing it once if needed).
+
+    Args:
+        protocol: str. `"vinyals"` or `"lake"`.
+        image_size: int. 28, or 105 for the Lake protocol.
+        data_dir: str. Folder with the official zips; defaults to
+            `$METAZOO_DATA_DIR`, else the zips are downloaded.
+    """
+    _check_protocol(protocol, PROTOCOLS[protocol][0] if protocol in PROTOCOLS else "", image_size)
+    config = "vinyals" if protocol == "vinyals" else f"lake_{image_size}"
+    builder = MetazooOmniglot(config=config, source_dir=data_dir)
+    builder.download_and_prepare()
+    return builder
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(protocol: str, split: str, image_size: int, data_dir) -> ClassImages:
+    builder = omniglot_builder(protocol, image_size, data_dir)
+    splits = ("train", "val") if split == "trainval" else (split,)
+    by_character: dict[str, list[tuple[int, np.ndarray]]] = {}
+    for name in splits:
+        for batch in tfds.as_numpy(builder.as_dataset(split=name, batch_size=4096)):
+            for image, character, drawer in zip(
+                batch["image"], batch["character"], batch["drawer"], strict=True
+            ):
+                by_character.setdefault(character.decode(), []).append((drawer, image))
+    names = sorted(by_character)
+    images = np.stack(
+        [np.stack([im for _, im in sorted(by_character[n], key=lambda t: t[0])]) for n in names]
+    )
+    if protocol == "vinyals":
+        # Rotations are new classes, ordered as Snell's lists: character-major.
+        rotated = [np.rot90(images, k=r // 90, axes=(2, 3)) for r in ROTATIONS]
+        images = np.stack(rotated, axis=1).reshape((-1,) + images.shape[1:])
+        names = [f"{n}/rot{r:03d}" for n in names for r in ROTATIONS]
+    images = np.ascontiguousarray(images)
+    images.setflags(write=False)
+    return ClassImages(images=images, class_names=tuple(names))
+
+
+def load_omniglot(
+    protocol: str = "vinyals",
+    split: str = "train",
+    image_size: int = 28,
+    data_dir: str | os.PathLike | None = None,
+) -> ClassImages:
+    """Loads one split of an Omniglot protocol as a class-indexed uint8 array.
+
+    Args:
+        protocol: str. `"vinyals"` (28x28, rotations as classes) or `"lake"`.
+        split: str. `"train"`, `"val"`, `"test"` or `"trainval"` (Vinyals);
+            `"background"` or `"evaluation"` (Lake).
+        image_size: int. 28, or 105 for the Lake protocol.
+        data_dir: str. Folder with the official zips (default
+            `$METAZOO_DATA_DIR`; downloaded when neither is given).
+
+    Returns:
+        A `ClassImages` with `images` of shape `[classes, 20, size, size, 1]`.
+
+    Example:
+    ```python
+    test = load_omniglot("vinyals", "test")
+    test.images.shape  # (1692, 20, 28, 28, 1): 423 characters x 4 rotations
+    ```
+    """
+    _check_protocol(protocol, split, image_size)
+    data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
+    return _load_cached(protocol, split, image_size, data_dir)

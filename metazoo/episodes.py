@@ -1,0 +1,172 @@
+"""N-way K-shot episodes sampled with TensorFlow ops from a class-indexed tensor.
+
+An episode is `((support_images, support_labels, query_images), query_labels)`:
+`support_images` `[ways * shots, H, W, C]` float32 in [0, 1] (ink = 1),
+`support_labels` `[ways * shots]` int32 in `0..ways-1` (class-major order),
+`query_images` `[ways * queries, H, W, C]` and `query_labels` `[ways * queries]`.
+With `batch_size`, every tensor gets a leading episode axis.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from metazoo.data.omniglot import load_omniglot
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+
+
+def check_episode_shape(
+    num_classes: int,
+    drawings_per_class: int,
+    ways: int,
+    shots: int,
+    queries: int,
+    where: str = "the data",
+) -> None:
+    """Raises `ValueError` unless `ways`/`shots`/`queries` fit the data."""
+    _check_positive(ways=ways, shots=shots, queries=queries)
+    if ways > num_classes:
+        raise ValueError(
+            f"ways must be <= the {num_classes} classes in {where}. Received: ways={ways}"
+        )
+    if shots + queries > drawings_per_class:
+        raise ValueError(
+            f"shots + queries must be <= the {drawings_per_class} drawings per class in "
+            f"{where}. Received: shots={shots}, queries={queries}"
+        )
+
+
+def sample_episode(
+    images: tf.Tensor, ways: int, shots: int, queries: int, seed: tf.Tensor
+) -> tuple[tuple[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Samples one episode from `images` `[classes, drawings, H, W, C]` (uint8).
+
+    Pure TF and stateless: the same `seed` (shape `[2]`, int) always gives
+    the same episode, on any device.
+    """
+    classes, drawings = tf.shape(images)[0], tf.shape(images)[1]
+    class_seed, draw_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
+    chosen = tf.argsort(tf.random.stateless_uniform([classes], class_seed))[:ways]
+    draws = tf.argsort(tf.random.stateless_uniform([ways, drawings], draw_seed), axis=1)[
+        :, : shots + queries
+    ]
+    index = tf.stack([tf.broadcast_to(chosen[:, None], tf.shape(draws)), draws], axis=-1)
+    picked = tf.cast(tf.gather_nd(images, index), tf.float32) / 255.0
+    image_shape = tf.shape(images)[2:]
+    support = tf.reshape(picked[:, :shots], tf.concat([[ways * shots], image_shape], 0))
+    query = tf.reshape(picked[:, shots:], tf.concat([[ways * queries], image_shape], 0))
+    labels = tf.range(ways, dtype=tf.int32)
+    support_labels = tf.repeat(labels, shots)
+    query_labels = tf.repeat(labels, queries)
+    return (support, support_labels, query), query_labels
+
+
+def episodes_from_array(
+    images: np.ndarray | tf.Tensor,
+    ways: int,
+    shots: int,
+    queries: int,
+    seed: int = 0,
+    batch_size: int | None = None,
+    where: str = "the data",
+    start: int = 0,
+) -> tf.data.Dataset:
+    """An endless, seeded `tf.data.Dataset` of episodes from class-indexed images.
+
+    Args:
+        images: uint8 array `[classes, drawings, H, W, C]`, ink = 255.
+        ways: int. Classes per episode.
+        shots: int. Labelled examples per class (support set).
+        queries: int. Examples per class to classify (query set).
+        seed: int. Episode `i` is a pure function of `(seed, i)`.
+        batch_size: int. If given, episodes are batched along a new leading
+            axis (needed to split episodes across replicas of a
+            `tf.distribute` strategy).
+        where: str. Name of the data, used in error messages.
+        start: int. Index of the first episode (to resume a training run).
+
+    Example:
+    ```python
+    data = np.zeros((10, 20, 28, 28, 1), np.uint8)
+    ds = episodes_from_array(data, ways=5, shots=1, queries=15)
+    (support, support_labels, query), query_labels = next(iter(ds))
+    ```
+    """
+    shape = tuple(images.shape)
+    if len(shape) != 5:
+        raise ValueError(
+            "images must have shape [classes, drawings, height, width, channels]. "
+            f"Received: shape={shape}"
+        )
+    check_episode_shape(shape[0], shape[1], ways, shots, queries, where)
+    if batch_size is not None:
+        _check_positive(batch_size=batch_size)
+    images = tf.constant(images, dtype=tf.uint8)
+    seed = int(seed)
+
+    def episode(index):
+        return sample_episode(
+            images, ways, shots, queries, tf.stack([tf.constant(seed, tf.int64), index])
+        )
+
+    dataset = tf.data.Dataset.counter(int(start)).map(
+        episode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    if batch_size is not None:
+        dataset = dataset.batch(batch_size, drop_remainder=True)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def omniglot_episodes(
+    split: str = "test",
+    ways: int = 5,
+    shots: int = 1,
+    queries: int = 15,
+    protocol: str = "vinyals",
+    image_size: int = 28,
+    seed: int = 0,
+    batch_size: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    start: int = 0,
+) -> tf.data.Dataset:
+    """Endless seeded Omniglot episodes for a protocol and split.
+
+    Args:
+        split: str. `"train"`, `"val"`, `"test"`, `"trainval"` (Vinyals) or
+            `"background"`, `"evaluation"` (Lake).
+        ways: int. Classes per episode.
+        shots: int. Support examples per class.
+        queries: int. Query examples per class.
+        protocol: str. `"vinyals"` or `"lake"`.
+        image_size: int. 28, or 105 for the Lake protocol.
+        seed: int. Same seed, same episodes.
+        batch_size: int. Optional leading episode axis.
+        data_dir: str. Folder with the official Omniglot zips (default
+            `$METAZOO_DATA_DIR`, else downloaded).
+        start: int. Index of the first episode.
+
+    Example:
+    ```python
+    episodes = omniglot_episodes("test", ways=5, shots=1, queries=15)
+    model.evaluate(episodes.take(100))
+    ```
+    """
+    data = load_omniglot(protocol, split, image_size, data_dir)
+    return episodes_from_array(
+        data.images,
+        ways,
+        shots,
+        queries,
+        seed=seed,
+        batch_size=batch_size,
+        where=f"split {split!r} of protocol {protocol!r}",
+        start=start,
+    )

@@ -1,0 +1,92 @@
+"""Scoring episodic few-shot classifiers on Omniglot protocols (CLI, benchmarks, presets)."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from metazoo.episodes import omniglot_episodes
+from metazoo.evaluation import EpisodeScore, evaluate_episodes
+
+# Snell et al. (2017), Table 1: Omniglot 28x28, Vinyals split.
+PAPER_PROTONET_OMNIGLOT = {
+    (5, 1): 0.988,
+    (5, 5): 0.997,
+    (20, 1): 0.960,
+    (20, 5): 0.989,
+}
+STANDARD_SETTINGS = ((5, 1), (5, 5), (20, 1), (20, 5))
+DEFAULT_SPLIT = {"vinyals": "test", "lake": "evaluation"}
+
+
+def score_protocol(
+    model: keras.Model,
+    protocol: str = "vinyals",
+    split: str | None = None,
+    ways: int = 5,
+    shots: int = 1,
+    queries: int = 15,
+    episodes: int = 1000,
+    seed: int = 0,
+    image_size: int = 28,
+    data_dir: str | os.PathLike | None = None,
+    verbose: int = 1,
+) -> tuple[dict, EpisodeScore]:
+    """Scores `model` on seeded Omniglot episodes; returns the JSON record and the score.
+
+    The record holds the whole protocol (protocol, split, ways, shots,
+    queries, episodes, seed, image size) beside `accuracy` and `ci95`, both
+    as fractions.
+    """
+    split = split or DEFAULT_SPLIT.get(protocol, "test")
+    data = omniglot_episodes(
+        split,
+        ways,
+        shots,
+        queries,
+        protocol=protocol,
+        image_size=image_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
+    score = evaluate_episodes(model, data, episodes, verbose=verbose)
+    record = {
+        "protocol": protocol,
+        "split": split,
+        "image_size": image_size,
+        "ways": ways,
+        "shots": shots,
+        "queries": queries,
+        "episodes": episodes,
+        "seed": seed,
+        "accuracy": round(score.accuracy, 5),
+        "ci95": round(score.ci95, 5),
+    }
+    return record, score
+
+
+def evaluate_preset(path, metadata: dict, args) -> dict:
+    """`metazoo eval` for a few-shot classifier preset: seeded episodes of its protocol."""
+    from metazoo.presets import load
+
+    training = metadata.get("training", {})
+    protocol = training.get("protocol", "vinyals")
+    model = load(path)
+    record, _ = score_protocol(
+        model,
+        protocol=protocol,
+        split=args.split,
+        ways=args.ways,
+        shots=args.shots,
+        queries=args.queries,
+        episodes=args.episodes,
+        seed=args.seed,
+        image_size=training.get("image_size", 28),
+        data_dir=args.data_dir,
+        verbose=0 if args.json else 1,
+    )
+    if protocol == "vinyals" and (args.ways, args.shots) in PAPER_PROTONET_OMNIGLOT:
+        if training.get("algorithm") == "protonet":
+            record["paper"] = PAPER_PROTONET_OMNIGLOT[(args.ways, args.shots)]
+    return record

@@ -1,0 +1,200 @@
+"""Prototypical Networks on Omniglot: the recipe behind `protonet_omniglot`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import keras
+
+from metazoo.algorithms.protonet import PrototypicalNetwork
+from metazoo.episodes import omniglot_episodes
+from metazoo.networks.conv4 import Conv4
+from metazoo.presets import save_preset
+from metazoo.recipes.few_shot import (
+    PAPER_PROTONET_OMNIGLOT,
+    STANDARD_SETTINGS,
+    score_protocol,
+)
+from metazoo.training import fit_resumable, step_decay
+
+
+def train_protonet(
+    protocol: str = "vinyals",
+    split: str = "trainval",
+    image_size: int = 28,
+    ways: int = 60,
+    shots: int = 5,
+    queries: int = 5,
+    episodes: int = 20_000,
+    epoch_episodes: int = 500,
+    learning_rate: float = 1e-3,
+    decay_every: int = 2_000,
+    filters: int = 64,
+    seed: int = 0,
+    backup_dir: str | os.PathLike | None = None,
+    data_dir: str | os.PathLike | None = None,
+    verbose: int | str = "auto",
+) -> tuple[PrototypicalNetwork, dict]:
+    """Trains a Prototypical Network on Omniglot with Snell et al.'s recipe.
+
+    Adam with `learning_rate`, halved every `decay_every` episodes; one
+    episode per step. Resumable: rerun with the same `backup_dir`.
+
+    Returns:
+        The trained model and a dict describing the run (for the metadata).
+    """
+    keras.utils.set_random_seed(seed)
+    model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
+    model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
+
+    def make_dataset(start):
+        return omniglot_episodes(
+            split,
+            ways,
+            shots,
+            queries,
+            protocol=protocol,
+            image_size=image_size,
+            seed=seed,
+            data_dir=data_dir,
+            start=start,
+        )
+
+    history = fit_resumable(
+        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
+    )
+    training = {
+        "algorithm": "protonet",
+        "protocol": protocol,
+        "split": split,
+        "image_size": image_size,
+        "ways": ways,
+        "shots": shots,
+        "queries": queries,
+        "episodes": episodes,
+        "optimizer": f"Adam({learning_rate}), halved every {decay_every} episodes",
+        "backbone": f"Conv4(filters={filters})",
+        "seed": seed,
+        "final_epoch_loss": (history.history.get("loss") or [None])[-1],
+        "final_epoch_accuracy": (history.history.get("accuracy") or [None])[-1],
+    }
+    return model, training
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--protocol", default="vinyals", choices=["vinyals", "lake"])
+    parser.add_argument(
+        "--split", default=None, help="training split (default: trainval / background)"
+    )
+    parser.add_argument("--image-size", type=int, default=28)
+    parser.add_argument("--ways", type=int, default=60)
+    parser.add_argument("--shots", type=int, default=5)
+    parser.add_argument("--queries", type=int, default=5)
+    parser.add_argument(
+        "--episodes", type=int, default=20_000, help="training episodes (one per step)"
+    )
+    parser.add_argument(
+        "--epoch-episodes",
+        type=int,
+        default=500,
+        help="episodes between backups / progress lines",
+    )
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--decay-every", type=int, default=2_000)
+    parser.add_argument("--filters", type=int, default=64)
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=1000,
+        help="test episodes per setting for the metadata",
+    )
+    parser.add_argument("--output", required=True, help="preset folder to write")
+    parser.add_argument(
+        "--backup-dir", default=None, help="resumable state (default: <output>.backup)"
+    )
+    parser.add_argument("--description", default=None)
+
+
+def run_train(args: argparse.Namespace) -> Path:
+    """`metazoo train protonet`: train, score on the standard settings, write the preset."""
+    split = args.split or ("trainval" if args.protocol == "vinyals" else "background")
+    output = Path(args.output)
+    backup = args.backup_dir or str(output.parent / f".{output.name}.backup")
+    model, training = train_protonet(
+        protocol=args.protocol,
+        split=split,
+        image_size=args.image_size,
+        ways=args.ways,
+        shots=args.shots,
+        queries=args.queries,
+        episodes=args.episodes,
+        epoch_episodes=args.epoch_episodes,
+        learning_rate=args.learning_rate,
+        decay_every=args.decay_every,
+        filters=args.filters,
+        seed=args.seed,
+        backup_dir=backup,
+        data_dir=args.data_dir,
+    )
+    training["command"] = (
+        "metazoo train protonet "
+        + " ".join(
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if k
+            in {
+                "protocol",
+                "image_size",
+                "ways",
+                "shots",
+                "queries",
+                "episodes",
+                "epoch_episodes",
+                "learning_rate",
+                "decay_every",
+                "filters",
+                "seed",
+            }
+        )
+        + f" --output {output}"
+    )
+    evaluation = []
+    for ways, shots in STANDARD_SETTINGS if args.eval_episodes else ():
+        record, score = score_protocol(
+            model,
+            protocol=args.protocol,
+            ways=ways,
+            shots=shots,
+            queries=15,
+            episodes=args.eval_episodes,
+            seed=0,
+            image_size=args.image_size,
+            data_dir=args.data_dir,
+        )
+        if args.protocol == "vinyals":
+            record["paper"] = PAPER_PROTONET_OMNIGLOT[(ways, shots)]
+        record["command"] = (
+            f"metazoo eval {output.name} --ways {ways} --shots {shots} --queries 15 "
+            f"--episodes {args.eval_episodes} --seed 0"
+        )
+        print(f"{ways}-way {shots}-shot: {score}")
+        evaluation.append(record)
+    description = args.description or (
+        f"Prototypical Network, Conv-4, Omniglot {args.image_size}x{args.image_size}, "
+        f"trained on the {args.protocol} {split} split"
+    )
+    return save_preset(
+        model,
+        output,
+        {
+            "description": description,
+            "kind": "few_shot_classifier",
+            "paper": "Snell, Swersky & Zemel, Prototypical Networks for Few-shot "
+            "Learning, NeurIPS 2017",
+            "training": training,
+            "evaluation": evaluation,
+        },
+        overwrite=True,
+    )

@@ -1,0 +1,90 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from metazoo.algorithms.protonet import (
+    MISSING_CLASS_LOGIT,
+    PrototypicalNetwork,
+    prototype_logits,
+)
+from metazoo.episodes import episodes_from_array
+from metazoo.networks import Conv4
+from tests.model_checks import run_episodic_model_checks
+
+
+def tiny_protonet():
+    keras.utils.set_random_seed(0)
+    model = PrototypicalNetwork(Conv4(filters=4))
+    model.compile()
+    return model
+
+
+def test_prototype_logits_golden_values():
+    # Two classes; prototypes (1, 0) and (0, 3); one query at (1, 1).
+    support = tf.constant([[[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]]])
+    labels = tf.constant([[0, 0, 1]])
+    query = tf.constant([[[1.0, 1.0]]])
+    logits = prototype_logits(support, labels, query).numpy()
+    np.testing.assert_allclose(logits[0, 0, :2], [-1.0, -5.0])
+    assert logits[0, 0, 2] == MISSING_CLASS_LOGIT  # class id 2 has no support
+
+
+def test_logits_do_not_depend_on_support_order():
+    model = tiny_protonet()
+    rng = np.random.default_rng(0)
+    support = rng.random((6, 28, 28, 1), np.float32)
+    labels = np.array([0, 0, 1, 1, 2, 2], np.int32)
+    query = rng.random((4, 28, 28, 1), np.float32)
+    perm = rng.permutation(6)
+    a = model((support, labels, query))
+    b = model((support[perm], labels[perm], query))
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert a.shape == (4, 6)
+
+
+def test_common_model_checks(tiny_images, tmp_path):
+    run_episodic_model_checks(
+        tiny_protonet, episodes_from_array(tiny_images, 4, 2, 2, seed=0), tmp_path
+    )
+
+
+def test_learns_tiny_task(tiny_images):
+    model = tiny_protonet()
+    episodes = episodes_from_array(tiny_images, 4, 1, 3, seed=1)
+    before = model.evaluate(episodes.take(10), verbose=0, return_dict=True)["loss"]
+    model.fit(episodes, steps_per_epoch=30, epochs=1, verbose=0)
+    after = model.evaluate(episodes.take(10), verbose=0, return_dict=True)
+    assert after["loss"] < before and after["accuracy"] > 0.8  # chance is 0.25
+
+
+def test_train_step_compiles_with_xla(tiny_images):
+    model = PrototypicalNetwork(Conv4(filters=4))
+    model.compile(jit_compile=True)
+    history = model.fit(
+        episodes_from_array(tiny_images, 3, 1, 2),
+        steps_per_epoch=2,
+        epochs=1,
+        verbose=0,
+    )
+    assert np.isfinite(history.history["loss"][-1])
+
+
+def test_fit_under_mirrored_strategy_with_two_cpus(tiny_images):
+    # The test process configures two logical CPUs before TF starts (conftest).
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < 2:
+        pytest.skip("needs two logical CPUs (set before TensorFlow initialised)")
+    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    with strategy.scope():
+        model = PrototypicalNetwork(Conv4(filters=4))
+        model.compile()
+    episodes = episodes_from_array(tiny_images, 3, 1, 2, batch_size=2)
+    history = model.fit(episodes, steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+    assert model.distribute_strategy is strategy
+
+
+def test_rejects_non_model_backbone():
+    with pytest.raises(ValueError, match="backbone must be a keras.Model"):
+        PrototypicalNetwork("conv4")
