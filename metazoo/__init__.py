@@ -11,7 +11,7 @@ model.evaluate(episodes.take(100))
 
 __version__ = "0.1.0"
 
-from metazoo import algorithms, data, episodes, networks  # noqa: E402
+from metazoo import algorithms, data, episodes, evaluation, networks, presets, training  # noqa: E402
 from metazoo.episodes import omniglot_episodes  # noqa: E402
 from metazoo.evaluation import evaluate_episodes  # noqa: E402
 from metazoo.presets import list_presets, load  # noqa: E402
@@ -21,8 +21,11 @@ __all__ = [
     "data",
     "episodes",
     "evaluate_episodes",
+    "evaluation",
     "list_presets",
     "load",
     "networks",
     "omniglot_episodes",
+    "presets",
+    "training",
 ]

@@ -15,6 +15,7 @@ import sys
 # Recipes behind `metazoo train <algorithm>` (module paths, imported lazily).
 TRAIN_RECIPES = {
     "protonet": "metazoo.recipes.protonet",
+    "siamese": "metazoo.recipes.siamese",
 }
 # How `metazoo eval` scores a preset, by its metadata "kind".
 EVAL_RECIPES = {
@@ -53,7 +54,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--json", action="store_true", help="print the result as JSON on the last line"
     )
+    evaluate.add_argument(
+        "--lake-runs",
+        default=None,
+        metavar="PATH",
+        help="score on Lake's 20-way one-shot runs (all_runs.zip or a folder of run01..run20)",
+    )
     _add_common(evaluate)
+
+    lake_runs = commands.add_parser("lake-runs", help="Lake one-shot benchmark runs")
+    lake_actions = lake_runs.add_subparsers(dest="action", required=True)
+    build = lake_actions.add_parser(
+        "build", help="write Lake-format runs built from images_evaluation.zip"
+    )
+    build.add_argument("--output", required=True, help="folder to create")
+    build.add_argument("--runs", type=int, default=20)
+    build.add_argument("--overwrite", action="store_true")
+    _add_common(build)
 
     train = commands.add_parser("train", help="train a model and write a preset")
     algorithms = train.add_subparsers(dest="algorithm", required=True)
@@ -94,8 +111,19 @@ def cmd_eval(args) -> int:
             f"Preset {args.preset!r} has kind {kind!r}, which `metazoo eval` cannot "
             f"score. Known kinds: {sorted(EVAL_RECIPES)}"
         )
-    recipe = importlib.import_module(EVAL_RECIPES[kind])
-    result = {"preset": args.preset, **recipe.evaluate_preset(path, metadata, args)}
+    if getattr(args, "lake_runs", None):
+        from metazoo.lake import lake_record
+        from metazoo.presets import load
+
+        if kind != "few_shot_classifier":
+            raise ValueError(
+                f"--lake-runs needs a few-shot classifier preset. Received: {args.preset!r} "
+                f"of kind {kind!r}"
+            )
+        result = {"preset": args.preset, **lake_record(load(path), args.lake_runs)}
+    else:
+        recipe = importlib.import_module(EVAL_RECIPES[kind])
+        result = {"preset": args.preset, **recipe.evaluate_preset(path, metadata, args)}
     if args.json:
         print(json.dumps(result))
     else:
@@ -111,6 +139,16 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_lake_runs(args) -> int:
+    from metazoo.lake import build_lake_runs
+
+    path = build_lake_runs(
+        args.output, args.data_dir, runs=args.runs, seed=args.seed, overwrite=args.overwrite
+    )
+    print(f"Wrote {args.runs} Lake runs to {path}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from metazoo.demo import run_demo
 
@@ -122,7 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"list": cmd_list, "eval": cmd_eval, "train": cmd_train, "demo": cmd_demo}
+    handler = {
+        "list": cmd_list,
+        "eval": cmd_eval,
+        "train": cmd_train,
+        "demo": cmd_demo,
+        "lake-runs": cmd_lake_runs,
+    }
     try:
         return handler[args.command](args)
     except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as err:

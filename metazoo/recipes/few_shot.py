@@ -90,3 +90,19 @@ def evaluate_preset(path, metadata: dict, args) -> dict:
         if training.get("algorithm") == "protonet":
             record["paper"] = PAPER_PROTONET_OMNIGLOT[(args.ways, args.shots)]
     return record
+
+
+def remeasure(path, metadata: dict, data_dir=None) -> list[dict]:
+    """Measures each evaluation record of a preset again, under the protocol it states."""
+    from metazoo.presets import load
+
+    model = load(path)
+    records = []
+    for record in metadata.get("evaluation", []):
+        fresh, _ = score_protocol(
+            model, protocol=record["protocol"], split=record["split"], ways=record["ways"],
+            shots=record["shots"], queries=record["queries"], episodes=record["episodes"],
+            seed=record["seed"], image_size=record.get("image_size", 28), data_dir=data_dir,
+        )  # fmt: skip
+        records.append({**record, **fresh})
+    return records

@@ -1,0 +1,71 @@
+import json
+
+import keras
+import pytest
+
+from metazoo import cli, presets
+from metazoo.algorithms import PrototypicalNetwork
+from metazoo.networks import Conv4
+
+
+@pytest.fixture
+def preset_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(presets.PRESETS_ENV, str(tmp_path))
+    keras.utils.set_random_seed(0)
+    presets.save_preset(
+        PrototypicalNetwork(Conv4(filters=4)),
+        tmp_path / "tiny_proto",
+        {"description": "an untrained tiny ProtoNet", "kind": "few_shot_classifier",
+         "training": {"algorithm": "protonet", "protocol": "vinyals", "image_size": 28}},
+        export=False,
+    )  # fmt: skip
+    return tmp_path
+
+
+def test_list(preset_dir, capsys):
+    assert cli.main(["list"]) == 0
+    assert "tiny_proto  an untrained tiny ProtoNet" in capsys.readouterr().out
+
+
+def test_eval_json_contract(preset_dir, data_dir, capsys):
+    argv = ["eval", "tiny_proto", "--ways", "5", "--shots", "1", "--episodes", "4", "--json",
+            "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"preset", "protocol", "split", "ways", "shots", "queries", "episodes", "accuracy",
+            "ci95"} <= set(result)  # fmt: skip
+    assert result["preset"] == "tiny_proto" and result["split"] == "test"
+    assert (result["ways"], result["shots"], result["episodes"]) == (5, 1, 4)
+    assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_eval_unknown_preset_is_a_clear_error(preset_dir, capsys):
+    assert cli.main(["eval", "nope"]) == 2
+    assert "Registered presets: ['tiny_proto']" in capsys.readouterr().err
+
+
+def test_eval_bad_ways_is_a_clear_error(preset_dir, data_dir, capsys):
+    argv = ["eval", "tiny_proto", "--ways", "5000", "--data-dir", str(data_dir)]
+    assert cli.main(argv) == 2
+    assert "ways must be <= the 1692 classes" in capsys.readouterr().err
+
+
+def test_demo_writes_png(preset_dir, data_dir, tmp_path, capsys):
+    out = tmp_path / "episode.png"
+    argv = ["demo", "--preset", "tiny_proto", "--episodes", "3", "--output", str(out),
+            "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Snell et al. 2017 report 98.8%" in capsys.readouterr().out
+
+
+def test_train_protonet_writes_a_preset(data_dir, tmp_path):
+    out = tmp_path / "p"
+    argv = ["train", "protonet", "--ways", "5", "--shots", "1", "--queries", "2",
+            "--episodes", "4", "--epoch-episodes", "2", "--filters", "4",
+            "--eval-episodes", "2", "--output", str(out), "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["training"]["episodes"] == 4 and len(meta["evaluation"]) == 4
+    assert meta["evaluation"][0]["paper"] == 0.988
+    assert presets.load(out).count_params() == meta["parameters"]
