@@ -11,7 +11,7 @@ import keras
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.episodes import omniglot_episodes
 from metazoo.networks.conv4 import Conv4
-from metazoo.presets import save_preset
+from metazoo.presets import load, save_preset
 from metazoo.recipes.few_shot import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
@@ -35,18 +35,24 @@ def train_protonet(
     seed: int = 0,
     backup_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
+    init_preset: str | os.PathLike | None = None,
     verbose: int | str = "auto",
 ) -> tuple[PrototypicalNetwork, dict]:
     """Trains a Prototypical Network on Omniglot with Snell et al.'s recipe.
 
     Adam with `learning_rate`, halved every `decay_every` episodes; one
-    episode per step. Resumable: rerun with the same `backup_dir`.
+    episode per step. Resumable: rerun with the same `backup_dir`. With
+    `init_preset`, training starts from that preset's weights (fine-tuning,
+    e.g. on 1-shot episodes after 5-shot training).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
     """
     keras.utils.set_random_seed(seed)
-    model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
+    if init_preset is not None:
+        model = load(init_preset, compile=False)
+    else:
+        model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
     def make_dataset(start):
@@ -77,9 +83,12 @@ def train_protonet(
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} episodes",
         "backbone": f"Conv4(filters={filters})",
         "seed": seed,
-        "final_epoch_loss": (history.history.get("loss") or [None])[-1],
-        "final_epoch_accuracy": (history.history.get("accuracy") or [None])[-1],
     }
+    if init_preset is not None:
+        training["init_preset"] = Path(init_preset).name
+    if history.history.get("loss"):  # empty when a finished run is only restored
+        training["final_epoch_loss"] = history.history["loss"][-1]
+        training["final_epoch_accuracy"] = history.history["accuracy"][-1]
     return model, training
 
 
@@ -115,6 +124,25 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--backup-dir", default=None, help="resumable state (default: <output>.backup)"
     )
     parser.add_argument("--description", default=None)
+    parser.add_argument(
+        "--init-preset", default=None, help="start from this preset's weights (name or folder)"
+    )
+
+
+_RECORDED_OPTIONS = (
+    "protocol", "image_size", "ways", "shots", "queries", "episodes", "epoch_episodes",
+    "learning_rate", "decay_every", "filters", "seed", "init_preset",
+)  # fmt: skip
+
+
+def _command(args: argparse.Namespace, output: Path) -> str:
+    """The `metazoo train protonet` command line that reproduces this run."""
+    options = " ".join(
+        f"--{name.replace('_', '-')} {getattr(args, name)}"
+        for name in _RECORDED_OPTIONS
+        if getattr(args, name, None) is not None
+    )
+    return f"metazoo train protonet {options} --output {output}"
 
 
 def run_train(args: argparse.Namespace) -> Path:
@@ -137,29 +165,9 @@ def run_train(args: argparse.Namespace) -> Path:
         seed=args.seed,
         backup_dir=backup,
         data_dir=args.data_dir,
+        init_preset=args.init_preset,
     )
-    training["command"] = (
-        "metazoo train protonet "
-        + " ".join(
-            f"--{k.replace('_', '-')} {v}"
-            for k, v in vars(args).items()
-            if k
-            in {
-                "protocol",
-                "image_size",
-                "ways",
-                "shots",
-                "queries",
-                "episodes",
-                "epoch_episodes",
-                "learning_rate",
-                "decay_every",
-                "filters",
-                "seed",
-            }
-        )
-        + f" --output {output}"
-    )
+    training["command"] = _command(args, output)
     evaluation = []
     for ways, shots in STANDARD_SETTINGS if args.eval_episodes else ():
         record, score = score_protocol(
