@@ -15,11 +15,14 @@ import sys
 # Recipes behind `metazoo train <algorithm>` (module paths, imported lazily).
 TRAIN_RECIPES = {
     "protonet": "metazoo.recipes.protonet",
+    "l2l": "metazoo.recipes.l2l",
     "siamese": "metazoo.recipes.siamese",
+    "meta_lstm": "metazoo.recipes.meta_lstm",
 }
 # How `metazoo eval` scores a preset, by its metadata "kind".
 EVAL_RECIPES = {
     "few_shot_classifier": "metazoo.recipes.few_shot",
+    "learned_optimizer": "metazoo.recipes.l2l",
 }
 
 

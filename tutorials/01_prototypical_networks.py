@@ -76,9 +76,7 @@ plt.show()
 # %%
 ways, train_steps = (5, 20) if FAST else (60, 2000)
 model = PrototypicalNetwork(Conv4(filters=16 if FAST else 64))
-model.compile(
-    optimizer=keras.optimizers.Adam(metazoo.training.step_decay(1e-3, every=2000))
-)
+model.compile(optimizer=keras.optimizers.Adam(metazoo.training.step_decay(1e-3, every=2000)))
 train = metazoo.omniglot_episodes("trainval", ways=ways, shots=5, queries=5, seed=1)
 history = model.fit(train, steps_per_epoch=train_steps // 2, epochs=2, verbose=2)
 

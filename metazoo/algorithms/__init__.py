@@ -1,6 +1,18 @@
 """The meta-learning algorithms: one module each."""
 
 from metazoo.algorithms.base import FewShotClassifier
+from metazoo.algorithms.l2l import L2LMetaTrainer, LearnedOptimizer
+from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell
 from metazoo.algorithms.protonet import PrototypicalNetwork
+from metazoo.algorithms.siamese import RandomAffine, SiameseNetwork
 
-__all__ = ["FewShotClassifier", "PrototypicalNetwork"]
+__all__ = [
+    "FewShotClassifier",
+    "L2LMetaTrainer",
+    "LearnedOptimizer",
+    "MetaLSTM",
+    "MetaLSTMCell",
+    "PrototypicalNetwork",
+    "RandomAffine",
+    "SiameseNetwork",
+]

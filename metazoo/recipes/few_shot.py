@@ -99,6 +99,11 @@ def remeasure(path, metadata: dict, data_dir=None) -> list[dict]:
     model = load(path)
     records = []
     for record in metadata.get("evaluation", []):
+        if record["protocol"] == "lake-20way":
+            from metazoo.lake import remeasure_built_runs
+
+            records.append(remeasure_built_runs(model, record, data_dir))
+            continue
         fresh, _ = score_protocol(
             model, protocol=record["protocol"], split=record["split"], ways=record["ways"],
             shots=record["shots"], queries=record["queries"], episodes=record["episodes"],

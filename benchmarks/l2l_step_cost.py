@@ -1,0 +1,110 @@
+"""Cost of a `fit` step with `LearnedOptimizer` against Adam on the paper's MNIST MLP.
+
+Both run in this process on the same model (784-20-10, sigmoid), the same
+MNIST batches of 128, alternating `--repeats` times so that load from other
+jobs on the machine hits both alike; the figure is the median time per step.
+Target (issue 4): at most ~3x Adam.
+
+    python benchmarks/l2l_step_cost.py [--preset l2l_mnist_mlp] [--steps 200]
+
+Prints one JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from metazoo.algorithms.l2l import LearnedOptimizer, UpdateRuleConfig, init_meta_params  # noqa: E402
+from metazoo.data import load_mnist  # noqa: E402
+
+
+def make_model(hidden: int = 20) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(hidden, activation="sigmoid"),
+            keras.layers.Dense(10),
+        ]
+    )
+    return model
+
+
+def learned_optimizer(preset: str | None) -> LearnedOptimizer:
+    from metazoo.presets import list_presets
+
+    if preset and (preset in list_presets() or os.path.isdir(preset)):
+        return LearnedOptimizer.from_preset(preset)
+    # Same cost with untrained meta-parameters: the figure is about time only.
+    config = UpdateRuleConfig()
+    return LearnedOptimizer(init_meta_params(config), **config.as_dict())
+
+
+def time_fit(make_optimizer, data, steps: int, jit_compile) -> float:
+    """Seconds per step of `fit` after a warm-up epoch (tracing excluded)."""
+    model = make_model()
+    model.compile(
+        optimizer=make_optimizer(),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    model.fit(data, steps_per_epoch=10, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    return (time.perf_counter() - start) / steps
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="l2l_mnist_mlp")
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=128, help="128 in the paper")
+    parser.add_argument("--jit-compile", action="store_true", help="XLA for both optimizers")
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args(argv)
+
+    images, labels = load_mnist("train", args.data_dir)
+    data = (
+        tf.data.Dataset.from_tensor_slices((images.reshape(-1, 784), labels))
+        .repeat()
+        .batch(args.batch_size, drop_remainder=True)
+        .prefetch(4)
+    )
+    jit = True if args.jit_compile else "auto"
+    optimizers = {
+        "adam": lambda: keras.optimizers.Adam(1e-3),
+        "learned": lambda: learned_optimizer(args.preset),
+    }
+    times = {name: [] for name in optimizers}
+    for _ in range(args.repeats):
+        for name, make in optimizers.items():
+            times[name].append(time_fit(make, data, args.steps, jit))
+    median = {name: statistics.median(t) for name, t in times.items()}
+    result = {
+        "benchmark": "l2l_step_cost",
+        "model": f"MNIST MLP 784-20-10 sigmoid, batch {args.batch_size}",
+        "jit_compile": jit,
+        "steps": args.steps,
+        "repeats": args.repeats,
+        "adam_ms": round(1000 * median["adam"], 3),
+        "learned_ms": round(1000 * median["learned"], 3),
+        "ratio": round(median["learned"] / median["adam"], 2),
+        "target_ratio": 3.0,
+        "cpu_count": os.cpu_count(),
+    }
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Seconds per training step of the two Lake presets' recipes, at their settings.
+
+`siamese_omniglot`: one step = 128 background pairs through Conv-4 towers
+(28x28, 64 filters) with Koch's distortions. `protonet_omniglot_lake`: one
+step = one 60-way 1-shot 5-query background episode (28x28, 64 filters).
+Both are traced first, then timed over `--steps` steps, `--repeats` times
+alternately (so load from other jobs hits both alike); the figure is the
+median. Multiply by the preset's steps for its training time.
+
+    python benchmarks/lake_step_cost.py [--steps 20] [--repeats 3] [--data-dir DIR]
+
+Prints one JSON line last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from metazoo.algorithms.protonet import PrototypicalNetwork  # noqa: E402
+from metazoo.episodes import omniglot_episodes  # noqa: E402
+from metazoo.networks import Conv4  # noqa: E402
+from metazoo.pairs import omniglot_pairs  # noqa: E402
+from metazoo.recipes.siamese import build_siamese  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", default=None)
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    siamese = build_siamese(image_size=28, filters=64, augment=True)
+    siamese.compile()
+    protonet = PrototypicalNetwork(Conv4(image_shape=(28, 28, 1), filters=64))
+    protonet.compile()
+    jobs = {
+        "siamese_omniglot (128 pairs)": (
+            siamese,
+            omniglot_pairs("background", 128, same_alphabet_fraction=0.5, data_dir=args.data_dir),
+        ),
+        "protonet_omniglot_lake (60-way 1-shot 5-query)": (
+            protonet,
+            omniglot_episodes(
+                "background", 60, 1, 5, protocol="lake", image_size=28, data_dir=args.data_dir
+            ),
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for model, data in jobs.values():
+        model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace
+    for _ in range(args.repeats):
+        for name, (model, data) in jobs.items():
+            start = time.perf_counter()
+            model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
+            times[name].append((time.perf_counter() - start) / args.steps)
+    seconds = {name: round(statistics.median(values), 4) for name, values in times.items()}
+    for name, value in seconds.items():
+        print(f"{name}: {value} s/step")
+    print(
+        json.dumps(
+            {
+                "seconds_per_step": seconds,
+                "cpus": os.cpu_count(),
+                "load_average_1min": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

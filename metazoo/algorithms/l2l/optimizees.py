@@ -1,0 +1,228 @@
+"""Optimizee task families for L2L, written functionally on a flat parameter vector.
+
+An optimizee is a random family of functions. Everything is a pure function
+of a stateless seed (an int32 pair), so a meta-training run and an
+evaluation are exactly reproducible and resumable:
+
+- `sample(seed) -> (params, task)`: initial parameters `[num_params]` and
+  the constants of one sampled function (e.g. `W`, `y` of a quadratic);
+- `batch(seed, step, split)`: the minibatch of optimizee step `step`;
+- `loss(params, task, batch)`: the scalar the optimizer minimizes;
+- `full_batch(split)`: all of a split's data, for the final loss.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+ACTIVATIONS = {"sigmoid": tf.sigmoid, "relu": tf.nn.relu}
+
+
+def fold_in(seed, data) -> tf.Tensor:
+    """A new stateless seed from `seed` (int32 `[2]`) and an integer `data`."""
+    return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), data)
+
+
+class Optimizee:
+    """Base of the task families; subclasses set `name` and `num_params`."""
+
+    name = "optimizee"
+    num_params: int
+
+    def sample(self, seed) -> tuple[tf.Tensor, tuple]:
+        raise NotImplementedError
+
+    def batch(self, seed, step, split: str = "train"):
+        return tf.zeros((), tf.float32)  # Deterministic families need no data.
+
+    def full_batch(self, split: str = "train"):
+        return tf.zeros((), tf.float32)
+
+    def loss(self, params, task, batch) -> tf.Tensor:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class Quadratic(Optimizee):
+    """`f(theta) = ||W theta - y||^2` with `W`, `y` IID standard normal; a batch of them.
+
+    `num_functions` independent functions are optimized side by side (one
+    flat vector of `num_functions * dims` coordinates); the loss is their
+    mean, as in DeepMind's release. Initial `theta` ~ N(0, 0.01^2).
+
+    Args:
+        dims: int. Dimension of `theta` and `y` (10 in the paper).
+        num_functions: int. Functions optimized at once (128 in DeepMind's code).
+
+    Example:
+    ```python
+    quad = Quadratic(dims=10, num_functions=4)
+    params, task = quad.sample(tf.constant([0, 1]))
+    quad.loss(params, task, quad.batch(None, 0))
+    ```
+
+    References:
+        Andrychowicz et al., "Learning to learn by gradient descent by
+        gradient descent", NeurIPS 2016, Section 3.1.
+    """
+
+    name = "quadratic"
+
+    def __init__(self, dims: int = 10, num_functions: int = 128):
+        for key, value in (("dims", dims), ("num_functions", num_functions)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{key} must be a positive integer. Received: {key}={value!r}")
+        self.dims = int(dims)
+        self.num_functions = int(num_functions)
+        self.num_params = self.dims * self.num_functions
+
+    def sample(self, seed):
+        k, d = self.num_functions, self.dims
+        w_seed, y_seed, init_seed = (fold_in(seed, i) for i in range(3))
+        w = tf.random.stateless_normal((k, d, d), w_seed)
+        y = tf.random.stateless_normal((k, d), y_seed)
+        params = 0.01 * tf.random.stateless_normal((k * d,), init_seed)
+        return params, (w, y)
+
+    def loss(self, params, task, batch=None):
+        w, y = task
+        theta = tf.reshape(params, (self.num_functions, self.dims, 1))
+        residual = tf.squeeze(tf.matmul(w, theta), -1) - y
+        return tf.reduce_mean(tf.reduce_sum(tf.square(residual), axis=-1))
+
+    def get_config(self):
+        return {"name": self.name, "dims": self.dims, "num_functions": self.num_functions}
+
+
+class MnistMLP(Optimizee):
+    """An MLP classifying MNIST digits, cross-entropy on minibatches drawn with replacement.
+
+    Weights and biases start ~ N(0, 0.01^2) (DeepMind's release). Data come
+    from `metazoo.data.load_mnist`: meta-train on `"train"`, evaluate on
+    `"test"` images.
+
+    Args:
+        hidden_sizes: tuple of int. Hidden layer widths: `(20,)` in the paper;
+            `(40,)` and `(20, 20)` are its generalization variants.
+        activation: str. `"sigmoid"` (paper) or `"relu"` (a variant).
+        batch_size: int. Images per optimizee step (128).
+        data_dir: str. MNIST folder (default `$METAZOO_DATA_DIR`, else download).
+
+    Example:
+    ```python
+    mlp = MnistMLP(hidden_sizes=(20,))
+    params, task = mlp.sample(tf.constant([0, 0]))
+    mlp.loss(params, task, mlp.batch(tf.constant([0, 1]), 0))  # about log(10)
+    ```
+
+    References:
+        Andrychowicz et al., "Learning to learn by gradient descent by
+        gradient descent", NeurIPS 2016, Section 3.2.
+    """
+
+    name = "mnist_mlp"
+
+    def __init__(
+        self,
+        hidden_sizes: tuple[int, ...] = (20,),
+        activation: str = "sigmoid",
+        batch_size: int = 128,
+        data_dir: str | os.PathLike | None = None,
+    ):
+        hidden_sizes = tuple(int(h) for h in hidden_sizes)
+        if not hidden_sizes or min(hidden_sizes) < 1:
+            raise ValueError(
+                f"hidden_sizes must be one or more positive widths. Received: {hidden_sizes!r}"
+            )
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)}. Received: {activation!r}"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
+        self.hidden_sizes = hidden_sizes
+        self.activation = activation
+        self.batch_size = int(batch_size)
+        self.data_dir = data_dir
+        sizes = (784, *hidden_sizes, 10)
+        self.layer_shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+        self.num_params = sum(a * b + b for a, b in self.layer_shapes)
+        self._data: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
+
+    def data(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
+        """uint8 images `[n, 784]` and int32 labels of a split, loaded once."""
+        if split not in self._data:
+            from metazoo.data.mnist import load_mnist
+
+            images, labels = load_mnist(split, self.data_dir)
+            pixels = np.round(images.reshape(len(images), 784) * 255).astype(np.uint8)
+            # Eager tensors even when first asked for inside a tf.function or a
+            # dataset map: captured by reference, not baked into each graph.
+            with tf.init_scope():
+                self._data[split] = (tf.constant(pixels), tf.constant(labels))
+        return self._data[split]
+
+    def sample(self, seed):
+        params = 0.01 * tf.random.stateless_normal((self.num_params,), fold_in(seed, 0))
+        return params, ()
+
+    def batch(self, seed, step, split="train"):
+        images, labels = self.data(split)
+        index = tf.random.stateless_uniform(
+            (self.batch_size,), fold_in(seed, step), 0, tf.shape(labels)[0], tf.int32
+        )
+        return tf.cast(tf.gather(images, index), tf.float32) / 255.0, tf.gather(labels, index)
+
+    def full_batch(self, split="train"):
+        images, labels = self.data(split)
+        return tf.cast(images, tf.float32) / 255.0, labels
+
+    def logits(self, params, images):
+        x, offset = images, 0
+        for i, (a, b) in enumerate(self.layer_shapes):
+            kernel = tf.reshape(params[offset : offset + a * b], (a, b))
+            bias = params[offset + a * b : offset + a * b + b]
+            offset += a * b + b
+            x = tf.matmul(x, kernel) + bias
+            if i < len(self.layer_shapes) - 1:
+                x = ACTIVATIONS[self.activation](x)
+        return x
+
+    def loss(self, params, task, batch):
+        images, labels = batch
+        return tf.reduce_mean(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=labels, logits=self.logits(params, images)
+            )
+        )
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "hidden_sizes": list(self.hidden_sizes),
+            "activation": self.activation,
+            "batch_size": self.batch_size,
+        }
+
+
+OPTIMIZEES = {"quadratic": Quadratic, "mnist_mlp": MnistMLP}
+
+
+def optimizee_from_config(config: dict, data_dir: str | os.PathLike | None = None) -> Optimizee:
+    """Rebuilds an optimizee from `get_config()` (`name` picks the family)."""
+    config = dict(config)
+    name = config.pop("name", None)
+    if name not in OPTIMIZEES:
+        raise ValueError(f"Unknown optimizee {name!r}. Known: {sorted(OPTIMIZEES)}")
+    if name == "mnist_mlp":
+        config["data_dir"] = data_dir
+    return OPTIMIZEES[name](**config)

@@ -1,0 +1,144 @@
+"""Writing Lake one-shot runs (the format of `all_runs.zip`) from `images_evaluation.zip`.
+
+Lake et al.'s official runs are folders `run01` ... `run20`, each with
+`training/class01.png` ... `class20.png`, `test/item01.png` ...
+`item20.png` and `class_labels.txt` (lines `runNN/test/itemMM.png
+runNN/training/classKK.png`). `build_lake_runs` writes runs in exactly this
+format; `metazoo.lake` reads and scores them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from metazoo.data._files import fetch
+from metazoo.data.omniglot import _PATH_RE, EVALUATION, _open_zip
+
+WAYS = 20
+LABELS_FILE = "class_labels.txt"
+MANIFEST_FILE = "metazoo_runs.json"
+
+
+def _write_run(folder: Path, run: str, training: list[bytes], test: list[bytes], answers) -> None:
+    (folder / run / "training").mkdir(parents=True)
+    (folder / run / "test").mkdir()
+    for k, png in enumerate(training, 1):
+        (folder / run / "training" / f"class{k:02d}.png").write_bytes(png)
+    for m, png in enumerate(test, 1):
+        (folder / run / "test" / f"item{m:02d}.png").write_bytes(png)
+    lines = [
+        f"{run}/test/item{m:02d}.png {run}/training/class{k + 1:02d}.png"
+        for m, k in enumerate(answers, 1)
+    ]
+    (folder / run / LABELS_FILE).write_text("\n".join(lines) + "\n")
+
+
+def build_lake_runs(
+    output: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    runs: int = 20,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> Path:
+    """Writes Lake-format runs built from `images_evaluation.zip`, all or nothing.
+
+    Run `r` takes one evaluation alphabet (a different one per run), 20 of
+    its characters and two different drawers: drawer A's drawings become
+    `training/class01..20.png`, drawer B's the test items in shuffled order.
+    PNGs are copied byte for byte (105x105, black on white). A
+    `metazoo_runs.json` beside the runs records the alphabets and drawers
+    (readers ignore it).
+
+    Args:
+        output: str. The folder to create.
+        data_dir: str. Folder with `images_evaluation.zip` (default
+            `$METAZOO_DATA_DIR`, else downloaded).
+        runs: int. How many runs (at most the 20 evaluation alphabets).
+        seed: int. Same seed, same runs.
+        overwrite: bool. Replace an existing `output`.
+
+    Example:
+    ```python
+    build_lake_runs("runs/lake_runs_seed0", seed=0)
+    read_lake_runs("runs/lake_runs_seed0")
+    ```
+    """
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 20:
+        raise ValueError(
+            "runs must be an integer in 1..20 (one evaluation alphabet each). "
+            f"Received: runs={runs!r}"
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0. Received: seed={seed!r}")
+    output = Path(output).expanduser()
+    if output.exists() and not overwrite:
+        raise FileExistsError(
+            f"{str(output)!r} exists; pass overwrite=True (CLI: --overwrite) to replace it."
+        )
+    archive, names = _open_zip(Path(fetch(EVALUATION, data_dir)))
+    with archive:
+        return _build(archive, names, output, runs, seed)
+
+
+def _build(archive, names: list[str], output: Path, runs: int, seed: int) -> Path:
+    drawings: dict[str, dict[str, dict[int, str]]] = {}
+    for name in names:
+        alphabet, character, _, drawer = _PATH_RE.search(name).groups()
+        drawings.setdefault(alphabet, {}).setdefault(character, {})[int(drawer)] = name
+    eligible = sorted(a for a, chars in drawings.items() if len(chars) >= WAYS)
+    if len(eligible) < runs:
+        raise ValueError(
+            f"Only {len(eligible)} evaluation alphabets have {WAYS} characters. "
+            f"Received: runs={runs}"
+        )
+    rng = np.random.default_rng(seed)
+    alphabets = [eligible[i] for i in rng.permutation(len(eligible))[:runs]]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
+    tmp.chmod(0o755)  # mkdtemp's 0o700 would hide the runs from other users
+    provenance = []
+    try:
+        for r, alphabet in enumerate(alphabets, 1):
+            chars = sorted(drawings[alphabet])
+            chosen = [chars[i] for i in sorted(rng.choice(len(chars), WAYS, replace=False))]
+            drawer_a, drawer_b = (
+                int(d) for d in rng.choice(sorted(drawings[alphabet][chosen[0]]), 2, replace=False)
+            )
+            order = rng.permutation(WAYS)
+            training = [archive.read(drawings[alphabet][c][drawer_a]) for c in chosen]
+            test = [archive.read(drawings[alphabet][chosen[k]][drawer_b]) for k in order]
+            _write_run(tmp, f"run{r:02d}", training, test, order)
+            provenance.append(
+                {
+                    "run": f"run{r:02d}",
+                    "alphabet": alphabet,
+                    "characters": [int(c) for c in chosen],
+                    "training_drawer": drawer_a,
+                    "test_drawer": drawer_b,
+                }
+            )
+        (tmp / MANIFEST_FILE).write_text(
+            json.dumps(
+                {
+                    "source": EVALUATION.name,
+                    "seed": seed,
+                    "built_by": "metazoo.lake.build_lake_runs",
+                    "runs": provenance,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return output

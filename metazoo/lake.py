@@ -1,0 +1,378 @@
+"""Lake et al.'s 20-way within-alphabet one-shot classification benchmark.
+
+The official runs (`all_runs.zip` of brendenlake/omniglot,
+`python/one-shot-classification/`) are folders `run01` ... `run20`, each
+holding `training/class01.png` ... `class20.png` (one drawing each of 20
+characters of one evaluation alphabet), `test/item01.png` ... `item20.png`
+(another drawer's drawing of each), and `class_labels.txt`, 20 lines
+`runNN/test/itemMM.png runNN/training/classKK.png` naming the right answer.
+Images are 105x105, black ink on white. The score is the fraction of the
+400 test items classified correctly; Lake et al. also report the error
+rate of each run.
+
+`read_lake_runs` reads such a folder or zip whoever made it;
+`build_lake_runs` writes runs in exactly this format from
+`images_evaluation.zip`, for development and for users without the
+official file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import keras
+import numpy as np
+
+from metazoo.data.lake_runs import LABELS_FILE, WAYS, build_lake_runs
+
+# The training data's own decoding, so run images match training images pixel for pixel.
+from metazoo.data.omniglot import EVALUATION, _ink_image
+from metazoo.evaluation import mean_ci95
+
+__all__ = [
+    "REFERENCE_ACCURACY",
+    "LakeRun",
+    "LakeScore",
+    "build_lake_runs",
+    "built_runs_record",
+    "lake_record",
+    "model_image_size",
+    "read_lake_runs",
+    "remeasure_built_runs",
+    "score_lake_runs",
+]
+
+PROTOCOL = "lake-20way"
+# Accuracy on the official runs (Lake et al. 2015, Science; Koch et al. 2015, Table 2).
+REFERENCE_ACCURACY = {
+    "People (Lake et al. 2015)": 0.955,
+    "BPL (Lake et al. 2015)": 0.967,
+    "Siamese net (Koch et al. 2015)": 0.920,
+}
+_RUN_RE = re.compile(r"^run(\d\d)$")
+_TRAIN_RE = re.compile(r"^training/class(\d\d)\.png$")
+_TEST_RE = re.compile(r"^test/item(\d\d)\.png$")
+
+
+@dataclass(frozen=True)
+class LakeRun:
+    """One run: 20 training images (one per class), 20 test images, the answers.
+
+    Attributes:
+        name: str. The run folder's name, e.g. `"run01"`.
+        training: float32 `[20, H, W, 1]` in [0, 1], ink = 1; `classKK` is row `KK - 1`.
+        test: float32 `[20, H, W, 1]`; `itemMM` is row `MM - 1`.
+        answers: int32 `[20]`: the training row of each test item's class.
+    """
+
+    name: str
+    training: np.ndarray
+    test: np.ndarray
+    answers: np.ndarray
+
+
+@dataclass(frozen=True)
+class LakeScore:
+    """Lake benchmark result: fraction right over all items, and per run.
+
+    Attributes:
+        accuracy: float. Fraction of all test items classified correctly.
+        ci95: float. 95% half-width over runs (`1.96 std / sqrt(runs)`).
+        trials: int. Test items scored (400 for the official 20 runs).
+        run_errors: dict. Run name -> error rate (fraction wrong) of that run.
+    """
+
+    accuracy: float
+    ci95: float
+    trials: int
+    run_errors: dict
+
+    def __str__(self) -> str:
+        return (
+            f"{100 * self.accuracy:.2f}% right ({100 * (1 - self.accuracy):.2f}% error) "
+            f"on {self.trials} items of {len(self.run_errors)} runs"
+        )
+
+
+def _in_run(relative: str) -> bool:
+    head = relative.split("/", 1)[0]
+    return "/" in relative and _RUN_RE.match(head) is not None
+
+
+def _source_files(path: Path) -> tuple[set[str], dict[str, bytes]]:
+    """Run names and the files under `runNN/` of a runs folder or zip, by relative path.
+
+    The runs may sit in a folder or zip directly or one folder down (`all_runs/runNN`).
+    """
+    if path.is_file():
+        try:
+            with zipfile.ZipFile(path) as archive:
+                entries = [n for n in archive.namelist() if "__MACOSX" not in n]
+                names = [n for n in entries if not n.endswith("/")]
+                roots = {
+                    str(PurePosixPath(n).parent.parent)
+                    for n in names
+                    if PurePosixPath(n).name == LABELS_FILE
+                }
+                if len(roots) > 1:
+                    raise ValueError(
+                        f"{str(path)!r} holds runs under several folders: {sorted(roots)}."
+                    )
+                prefix = "" if roots in (set(), {"."}) else roots.pop() + "/"
+                runs = {
+                    n[len(prefix) :].split("/", 1)[0]
+                    for n in entries
+                    if n.startswith(prefix) and _in_run(n[len(prefix) :])
+                }
+                return runs, {
+                    n[len(prefix) :]: archive.read(n)
+                    for n in names
+                    if n.startswith(prefix) and _in_run(n[len(prefix) :])
+                }
+        except (zipfile.BadZipFile, OSError) as err:
+            raise ValueError(
+                f"{str(path)!r} is neither a folder of runs nor a readable zip ({err})."
+            ) from err
+    if not path.is_dir():
+        raise FileNotFoundError(f"No Lake runs at {str(path)!r}: no such folder or zip file.")
+
+    def run_folders(folder: Path) -> list[Path]:
+        return [p for p in folder.iterdir() if p.is_dir() and _RUN_RE.match(p.name)]
+
+    folders = run_folders(path)
+    if not folders:
+        # Also accept the folder above an extracted `all_runs/`.
+        inner = [p for p in path.iterdir() if p.is_dir() and run_folders(p)]
+        if len(inner) == 1:
+            path, folders = inner[0], run_folders(inner[0])
+    return {f.name for f in folders}, {
+        f.relative_to(path).as_posix(): f.read_bytes()
+        for folder in folders
+        for f in folder.rglob("*")
+        if f.is_file()
+    }
+
+
+def _decode(data: bytes, image_size: int, where: str) -> np.ndarray:
+    try:
+        ink = _ink_image(data, image_size)
+    except Exception as err:  # PIL raises several types for bad files.
+        raise ValueError(f"{where} is not a readable image ({err}).") from err
+    if ink.mean() > 127.5:
+        raise ValueError(f"{where} is mostly dark: Lake runs are black ink on a white background.")
+    return ink.astype(np.float32) / 255.0
+
+
+def _check_numbered(where: str, found: list[str], folder: str, stem: str) -> list[str]:
+    expected = [f"{folder}/{stem}{i:02d}.png" for i in range(1, WAYS + 1)]
+    missing = sorted(set(expected) - set(found))
+    if missing:
+        raise FileNotFoundError(
+            f"{where} lacks {missing}: a run needs {folder}/{stem}01.png .. {stem}{WAYS}.png."
+        )
+    if len(found) != WAYS:
+        raise ValueError(
+            f"{where} must hold exactly {WAYS} files {folder}/{stem}NN.png. "
+            f"Received: {len(found)}, including {sorted(set(found) - set(expected))}"
+        )
+    return expected
+
+
+def _read_run(run: str, files: dict[str, bytes], image_size: int, where: str) -> LakeRun:
+    where = f"{where}/{run}"
+    inside = {k[len(run) + 1 :]: v for k, v in files.items() if k.startswith(run + "/")}
+    if LABELS_FILE not in inside:
+        raise FileNotFoundError(f"{where} has no {LABELS_FILE}.")
+    training = _check_numbered(
+        where, [k for k in inside if _TRAIN_RE.match(k)], "training", "class"
+    )
+    test = _check_numbered(where, [k for k in inside if _TEST_RE.match(k)], "test", "item")
+    text = inside[LABELS_FILE].decode("utf-8", errors="replace")
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if len(lines) != WAYS:
+        raise ValueError(
+            f"{where}/{LABELS_FILE} must have {WAYS} lines '{run}/test/itemMM.png "
+            f"{run}/training/classKK.png'. Received: {len(lines)} lines"
+        )
+    answers: dict[str, int] = {}
+    for number, parts in enumerate(lines, 1):
+        # Official lines are relative to the folder above the runs; accept run-relative too.
+        rel = [p[len(run) + 1 :] if p.startswith(run + "/") else p for p in parts]
+        if len(parts) != 2 or not _TEST_RE.match(rel[0]) or not _TRAIN_RE.match(rel[1]):
+            raise ValueError(
+                f"{where}/{LABELS_FILE} line {number} must read '{run}/test/itemMM.png "
+                f"{run}/training/classKK.png'. Received: {' '.join(parts)!r}"
+            )
+        for name in rel:
+            if name not in inside:
+                raise FileNotFoundError(
+                    f"{where}/{LABELS_FILE} line {number} names {name}, which the run lacks."
+                )
+        if rel[0] in answers:
+            raise ValueError(f"{where}/{LABELS_FILE} lists {parts[0]} twice.")
+        answers[rel[0]] = training.index(rel[1])
+    return LakeRun(
+        name=run,
+        training=np.stack([_decode(inside[k], image_size, f"{where}/{k}") for k in training]),
+        test=np.stack([_decode(inside[k], image_size, f"{where}/{k}") for k in test]),
+        answers=np.asarray([answers[k] for k in test], np.int32),
+    )
+
+
+def read_lake_runs(path: str | os.PathLike, image_size: int = 28) -> list[LakeRun]:
+    """Reads Lake one-shot runs from a folder or zip (the official `all_runs.zip` or built ones).
+
+    Args:
+        path: str. A folder holding `run01`, `run02`, ... (or the folder
+            above it), or a zip of such folders.
+        image_size: int. Images are resized (Lanczos, as the training data)
+            to `image_size` x `image_size`.
+
+    Returns:
+        The runs, sorted by name.
+
+    Raises:
+        FileNotFoundError: no such folder/zip, or a run lacks its labels file.
+        ValueError: no runs, runs not numbered `run01..runNN`, a run without
+            exactly 20 training and 20 test images, a labels file without
+            exactly 20 well-formed lines each naming a test item once, or an
+            unreadable / white-on-black image.
+
+    Example:
+    ```python
+    runs = read_lake_runs("all_runs.zip", image_size=28)
+    len(runs), runs[0].training.shape  # 20, (20, 28, 28, 1)
+    ```
+    """
+    path = Path(path).expanduser()
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
+        raise ValueError(
+            f"image_size must be a positive integer. Received: image_size={image_size!r}"
+        )
+    runs, files = _source_files(path)
+    names = sorted(runs)
+    if not names:
+        raise ValueError(
+            f"{str(path)!r} holds no Lake runs (folders run01, run02, ... with {LABELS_FILE})."
+        )
+    expected = [f"run{i:02d}" for i in range(1, len(names) + 1)]
+    if names != expected:
+        raise ValueError(
+            f"Runs in {str(path)!r} must be numbered run01..run{len(names):02d}. Received: {names}"
+        )
+    return [_read_run(name, files, image_size, str(path)) for name in names]
+
+
+def score_lake_runs(model: keras.Model, runs: list[LakeRun], batch_size: int = 5) -> LakeScore:
+    """Classifies every run's test items with `model` (each run is one 20-way 1-shot episode).
+
+    Args:
+        model: keras.Model. An episodic classifier: `(support, support_labels,
+            query)` -> query logits (ProtoNet, Siamese, ...).
+        runs: list of `LakeRun`, with the model's input size.
+        batch_size: int. Runs per forward pass.
+    """
+    if not runs:
+        raise ValueError("No runs to score. Received: runs=[]")
+    predictions = []
+    for i in range(0, len(runs), batch_size):
+        chunk = runs[i : i + batch_size]
+        support = np.stack([r.training for r in chunk])
+        query = np.stack([r.test for r in chunk])
+        labels = np.tile(np.arange(WAYS, dtype=np.int32), (len(chunk), 1))
+        logits = model((support, labels, query), training=False)
+        predictions.append(np.argmax(keras.ops.convert_to_numpy(logits), axis=-1))
+    hits = np.concatenate(predictions) == np.stack([r.answers for r in runs])
+    per_run = hits.mean(axis=1)
+    _, ci95 = mean_ci95(per_run)
+    return LakeScore(
+        accuracy=float(hits.mean()),
+        ci95=ci95,
+        trials=int(hits.size),
+        run_errors={r.name: float(1 - a) for r, a in zip(runs, per_run, strict=True)},
+    )
+
+
+def model_image_size(model: keras.Model) -> int:
+    """The square, single-channel input size of an episodic model."""
+    shape = tuple(getattr(model, "image_shape", ()) or ())
+    if len(shape) != 3 or shape[0] != shape[1] or shape[2] != 1:
+        raise ValueError(
+            "The Lake benchmark needs a model of square grey-scale images (image_shape "
+            f"(size, size, 1)). Received: image_shape={shape or None}"
+        )
+    return int(shape[0])
+
+
+def lake_record(model: keras.Model, path: str | os.PathLike) -> dict:
+    """Scores `model` on the runs at `path`; returns the JSON record (fractions).
+
+    Keys: `protocol` ("lake-20way"), `runs_path`, `runs`, `trials`,
+    `accuracy`, `error_rate`, `ci95` (over runs), `run_errors` (run -> error
+    rate), `image_size`, and `ways`/`shots`/`queries`/`episodes` (20, 1, 1,
+    runs) stating it as few-shot episodes.
+    """
+    size = model_image_size(model)
+    score = score_lake_runs(model, read_lake_runs(path, size))
+    return {
+        "protocol": PROTOCOL,
+        "runs_path": str(path),
+        "runs": len(score.run_errors),
+        "trials": score.trials,
+        "accuracy": round(score.accuracy, 5),
+        "error_rate": round(1 - score.accuracy, 5),
+        "ci95": round(score.ci95, 5),
+        "run_errors": {k: round(v, 5) for k, v in score.run_errors.items()},
+        "image_size": size,
+        "ways": WAYS,
+        "shots": 1,
+        "queries": 1,
+        "episodes": len(score.run_errors),
+    }
+
+
+def built_runs_record(
+    model: keras.Model,
+    preset: str,
+    data_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    paper: float | None = None,
+) -> dict:
+    """The Lake record of a preset's metadata, on 20 runs built with `seed` (then deleted).
+
+    The record says how the runs were made and the commands that reproduce it.
+    """
+    folder = f"runs/lake_runs_seed{seed}"
+    record = {
+        "split": "evaluation",
+        "seed": seed,
+        "runs_source": (
+            f"built by `metazoo lake-runs build --seed {seed}` from {EVALUATION.name} "
+            "(one alphabet and two drawers per run; not the official all_runs.zip)"
+        ),
+        "command": (
+            f"metazoo lake-runs build --output {folder} --seed {seed} && "
+            f"metazoo eval {preset} --lake-runs {folder} --json"
+        ),
+    }
+    if paper is not None:
+        record.update(paper=paper, paper_note="on the official runs")
+    return remeasure_built_runs(model, record, data_dir)
+
+
+def remeasure_built_runs(
+    model: keras.Model, record: dict, data_dir: str | os.PathLike | None = None
+) -> dict:
+    """Scores a `built_runs_record` again: the same runs, rebuilt from its `seed`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = build_lake_runs(Path(tmp) / "runs", data_dir=data_dir, seed=record["seed"])
+        fresh = lake_record(model, runs)
+    del fresh["runs_path"]  # a temporary folder, gone now
+    # Fresh measurements win; the record keeps its own keys (seed, command, ...);
+    # the keys stay in lake_record's order.
+    return {**fresh, **record, **fresh}

@@ -1,0 +1,254 @@
+"""Balanced same/different image pairs for verification training (Siamese networks).
+
+A batch is `((images_a, images_b), same)`: `images_a`, `images_b`
+`[batch_size, H, W, C]` float32 in [0, 1] (ink = 1), and `same`
+`[batch_size]` float32, 1 for two drawings of one class, 0 otherwise,
+alternating 1, 0, 1, 0, ... so every batch is exactly balanced. Batch `i` is
+a pure function of `(seed, i)`, sampled with stateless TensorFlow ops.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from metazoo.data.omniglot import load_omniglot
+
+
+def alphabet_ids(class_names) -> np.ndarray:
+    """The alphabet index of each class, from names like `"Alphabet/characterNN[/rotDDD]"`.
+
+    Alphabets are numbered in order of first appearance.
+
+    Example:
+    ```python
+    alphabet_ids(["Latin/character01", "Greek/character01", "Latin/character02"])
+    # array([0, 1, 0], dtype=int32)
+    ```
+    """
+    index: dict[str, int] = {}
+    ids = []
+    for name in class_names:
+        if not isinstance(name, str) or "/" not in name:
+            raise ValueError(
+                f"Class names must look like 'Alphabet/characterNN'. Received: {name!r}"
+            )
+        ids.append(index.setdefault(name.split("/", 1)[0], len(index)))
+    return np.asarray(ids, dtype=np.int32)
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+
+
+def sample_pairs(
+    images: tf.Tensor,
+    batch_size: int,
+    seed: tf.Tensor,
+    same_alphabet_fraction: float = 0.0,
+    alphabet_order: tf.Tensor | None = None,
+    alphabet_start: tf.Tensor | None = None,
+    alphabet_size: tf.Tensor | None = None,
+) -> tuple[tuple[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Samples one balanced batch of pairs from `images` `[classes, drawings, H, W, C]` (uint8).
+
+    Same pairs: a class, two different drawings. Different pairs: two
+    different classes, any drawings; with probability
+    `same_alphabet_fraction` the second class is from the first one's
+    alphabet, described by `alphabet_order` (class ids grouped by alphabet)
+    and, per class, the `alphabet_start` of its group in that order and the
+    `alphabet_size` of its alphabet. Stateless: the same `seed` (shape
+    `[2]`) gives the same batch.
+    """
+    half = batch_size // 2
+    classes, drawings = tf.shape(images)[0], tf.shape(images)[1]
+    keys = tf.unstack(tf.random.experimental.stateless_split(seed, num=8))
+
+    def uniform_int(key, low, high):
+        return tf.random.stateless_uniform([half], key, low, high, dtype=tf.int32)
+
+    same_class = uniform_int(keys[0], 0, classes)
+    draw_a = uniform_int(keys[1], 0, drawings)
+    # Adding 1..drawings-1 modulo drawings always gives another drawing.
+    draw_b = (draw_a + uniform_int(keys[2], 1, drawings)) % drawings
+    class_a = uniform_int(keys[3], 0, classes)
+    class_b = (class_a + uniform_int(keys[4], 1, classes)) % classes
+    if same_alphabet_fraction > 0:
+        start = tf.gather(alphabet_start, class_a)
+        size = tf.gather(alphabet_size, class_a)
+        position = tf.argsort(alphabet_order)  # where each class sits in the order
+        offset = 1 + tf.cast(
+            tf.random.stateless_uniform([half], keys[5]) * tf.cast(size - 1, tf.float32),
+            tf.int32,
+        )
+        offset = tf.minimum(offset, size - 1)
+        local = (tf.gather(position, class_a) - start + offset) % size
+        hard = tf.gather(alphabet_order, start + local)
+        use_hard = tf.random.stateless_uniform([half], keys[6]) < same_alphabet_fraction
+        class_b = tf.where(use_hard, hard, class_b)
+    neg_draw_a = uniform_int(keys[7], 0, drawings)
+    neg_draw_b = tf.random.stateless_uniform(
+        [half], tf.random.experimental.stateless_fold_in(keys[7], 1), 0, drawings, tf.int32
+    )
+
+    def pick(cls, draw):
+        return tf.cast(tf.gather_nd(images, tf.stack([cls, draw], axis=-1)), tf.float32) / 255.0
+
+    def interleave(same, different):
+        return tf.reshape(
+            tf.stack([same, different], axis=1), tf.concat([[-1], tf.shape(same)[1:]], 0)
+        )
+
+    images_a = interleave(pick(same_class, draw_a), pick(class_a, neg_draw_a))
+    images_b = interleave(pick(same_class, draw_b), pick(class_b, neg_draw_b))
+    same = tf.tile(tf.constant([1.0, 0.0]), [half])
+    return (images_a, images_b), same
+
+
+def pairs_from_array(
+    images: np.ndarray | tf.Tensor,
+    batch_size: int = 128,
+    seed: int = 0,
+    alphabets=None,
+    same_alphabet_fraction: float = 0.0,
+    start: int = 0,
+    where: str = "the data",
+) -> tf.data.Dataset:
+    """An endless, seeded `tf.data.Dataset` of balanced pair batches from class-indexed images.
+
+    Args:
+        images: uint8 array `[classes, drawings, H, W, C]`, ink = 255.
+        batch_size: int. Pairs per batch (even: half same, half different).
+        seed: int. Batch `i` is a pure function of `(seed, i)`.
+        alphabets: int array `[classes]`. Alphabet of each class (e.g.
+            `alphabet_ids(class_names)`); needed when
+            `same_alphabet_fraction > 0`.
+        same_alphabet_fraction: float. Share of the different pairs whose
+            second class comes from the first one's alphabet ("hard"
+            negatives, as in Lake's within-alphabet task); the rest pair two
+            classes drawn uniformly.
+        start: int. Index of the first batch (to resume a training run).
+        where: str. Name of the data, used in error messages.
+
+    Example:
+    ```python
+    data = np.zeros((10, 20, 28, 28, 1), np.uint8)
+    (images_a, images_b), same = next(iter(pairs_from_array(data, batch_size=8)))
+    same  # [1, 0, 1, 0, 1, 0, 1, 0]
+    ```
+    """
+    shape = tuple(images.shape)
+    if len(shape) != 5:
+        raise ValueError(
+            "images must have shape [classes, drawings, height, width, channels]. "
+            f"Received: shape={shape}"
+        )
+    if shape[0] < 2 or shape[1] < 2:
+        raise ValueError(
+            f"Pairs need at least 2 classes and 2 drawings per class in {where}. "
+            f"Received: shape={shape}"
+        )
+    _check_int("batch_size", batch_size, 2)
+    if batch_size % 2:
+        raise ValueError(
+            "batch_size must be even (half same, half different pairs). "
+            f"Received: batch_size={batch_size}"
+        )
+    _check_int("start", start, 0)
+    _check_int("seed", seed, 0)
+    if isinstance(same_alphabet_fraction, bool) or not (
+        isinstance(same_alphabet_fraction, (int, float)) and 0 <= same_alphabet_fraction <= 1
+    ):
+        raise ValueError(
+            "same_alphabet_fraction must be a number in [0, 1]. "
+            f"Received: same_alphabet_fraction={same_alphabet_fraction!r}"
+        )
+    tables = {}
+    if same_alphabet_fraction > 0:
+        if alphabets is None:
+            raise ValueError(
+                "same_alphabet_fraction > 0 needs alphabets (the alphabet of each class, "
+                "e.g. alphabet_ids(class_names)). Received: alphabets=None"
+            )
+        alphabets = np.asarray(alphabets)
+        if alphabets.shape != (shape[0],):
+            raise ValueError(
+                f"alphabets must give one alphabet per class ({shape[0]}). "
+                f"Received: shape={alphabets.shape}"
+            )
+        names, counts = np.unique(alphabets, return_counts=True)
+        if counts.min() < 2:
+            raise ValueError(
+                "Same-alphabet negatives need at least 2 classes in every alphabet. "
+                f"Received: alphabet(s) {names[counts < 2].tolist()} with 1 class in {where}"
+            )
+        order = np.argsort(alphabets, kind="stable")
+        first = {a: int(np.searchsorted(alphabets[order], a)) for a in names}
+        size = dict(zip(names.tolist(), counts.tolist(), strict=True))
+        tables = {
+            "alphabet_order": tf.constant(order, tf.int32),
+            "alphabet_start": tf.constant([first[a] for a in alphabets], tf.int32),
+            "alphabet_size": tf.constant([size[a] for a in alphabets.tolist()], tf.int32),
+        }
+    images = tf.constant(images, dtype=tf.uint8)
+    seed = int(seed)
+    fraction = float(same_alphabet_fraction)
+
+    def batch(index):
+        return sample_pairs(
+            images,
+            batch_size,
+            tf.stack([tf.constant(seed, tf.int64), index]),
+            fraction,
+            **tables,
+        )
+
+    dataset = tf.data.Dataset.counter(int(start)).map(
+        batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def omniglot_pairs(
+    split: str = "background",
+    batch_size: int = 128,
+    protocol: str = "lake",
+    image_size: int = 28,
+    seed: int = 0,
+    same_alphabet_fraction: float = 0.0,
+    data_dir: str | os.PathLike | None = None,
+    start: int = 0,
+) -> tf.data.Dataset:
+    """Endless seeded batches of balanced Omniglot pairs from one split.
+
+    Args:
+        split: str. `"background"` (train) or `"evaluation"` for the Lake
+            protocol; `"train"`, `"val"`, `"test"`, `"trainval"` for Vinyals.
+        batch_size: int. Pairs per batch, even.
+        protocol: str. `"lake"` or `"vinyals"`.
+        image_size: int. 28, or 105 for the Lake protocol.
+        seed: int. Same seed, same pairs.
+        same_alphabet_fraction: float. Share of different pairs drawn within
+            one alphabet (alphabets come from the class names).
+        data_dir: str. Folder with the official Omniglot zips.
+        start: int. Index of the first batch.
+
+    Example:
+    ```python
+    pairs = omniglot_pairs("background", batch_size=128, same_alphabet_fraction=0.5)
+    model.fit(pairs, steps_per_epoch=500, epochs=10)
+    ```
+    """
+    data = load_omniglot(protocol, split, image_size, data_dir)
+    return pairs_from_array(
+        data.images,
+        batch_size,
+        seed=seed,
+        alphabets=alphabet_ids(data.class_names),
+        same_alphabet_fraction=same_alphabet_fraction,
+        start=start,
+        where=f"split {split!r} of protocol {protocol!r}",
+    )
