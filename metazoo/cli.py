@@ -172,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handler[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError, ConnectionError) as err:
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        ConnectionError,
+        FloatingPointError,
+    ) as err:
         print(f"metazoo {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -267,3 +267,17 @@ def test_from_preset_gives_the_trained_rule(tmp_path):
     other = save_preset(trainer, tmp_path / "other", {"description": "x"}, export=False)
     with pytest.raises(ValueError, match="not a learned optimizer"):
         LearnedOptimizer.from_preset(other)
+
+
+@pytest.mark.parametrize("preset", ["l2l_quadratic", "l2l_mnist_mlp"])
+def test_committed_presets_load_as_optimizers(preset):
+    from metazoo.presets import list_presets
+
+    if preset not in list_presets():
+        pytest.skip(f"preset {preset} is not in saved_models/")
+    optimizer = LearnedOptimizer.from_preset(preset)
+    assert optimizer.rule_config == UpdateRuleConfig()
+    variable = keras.Variable(np.zeros((3,), "float32"))
+    optimizer.apply([tf.constant([1.0, -1.0, 0.0])], [variable])
+    # A trained rule steps against the gradient's sign.
+    assert variable.numpy()[0] < 0 < variable.numpy()[1]

@@ -20,6 +20,19 @@ class Rollout:
     optimizers compared here (Adam, RMSprop, SGD, NAG, the coordinatewise
     LSTM) each run is exactly a separate run, in one graph. The optimizer is
     copied from its config: an optimizer serves one set of variables.
+
+    Args:
+        optimizee: Optimizee. The task family.
+        optimizer: keras.optimizers.Optimizer. Copied; its state is reset per call.
+        steps: int. Optimizee steps per run.
+        split: str. Data split the optimizees train on (`"train"`, `"test"`).
+        seeds: int. Optimizees per run: trajectories `0 .. seeds - 1` of a stream.
+
+    Example:
+    ```python
+    rollout = Rollout(Quadratic(), keras.optimizers.Adam(), steps=100, split="train", seeds=3)
+    curve, finals = rollout(stream=0, learning_rate=0.1)  # [100, 3], [3]
+    ```
     """
 
     def __init__(self, optimizee, optimizer, steps: int, split: str, seeds: int):
