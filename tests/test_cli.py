@@ -69,3 +69,18 @@ def test_train_protonet_writes_a_preset(data_dir, tmp_path):
     assert meta["training"]["episodes"] == 4 and len(meta["evaluation"]) == 4
     assert meta["evaluation"][0]["paper"] == 0.988
     assert presets.load(out).count_params() == meta["parameters"]
+
+
+def test_eval_fixed_way_model_with_other_ways_is_a_clear_error(tmp_path, data_dir, capsys):
+    from metazoo.algorithms import MetaLSTM
+
+    presets.save_preset(
+        MetaLSTM(Conv4(filters=2), ways=5, inner_steps=1),
+        tmp_path / "tiny_meta_lstm",
+        {"description": "tiny", "kind": "few_shot_classifier",
+         "training": {"algorithm": "meta_lstm", "protocol": "vinyals", "image_size": 28}},
+        export=False,
+    )  # fmt: skip
+    argv = ["eval", str(tmp_path / "tiny_meta_lstm"), "--ways", "10", "--data-dir", str(data_dir)]
+    assert cli.main(argv) == 2
+    assert "classifies exactly 5 ways" in capsys.readouterr().err

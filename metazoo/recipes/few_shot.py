@@ -40,6 +40,12 @@ def score_protocol(
     as fractions.
     """
     split = split or DEFAULT_SPLIT.get(protocol, "test")
+    fixed_ways = getattr(model, "ways", None)  # learners with an N-way head (Meta-LSTM)
+    if fixed_ways is not None and fixed_ways != ways:
+        raise ValueError(
+            f"This model classifies exactly {fixed_ways} ways (its learner's head). "
+            f"Received: ways={ways}"
+        )
     data = omniglot_episodes(
         split,
         ways,
