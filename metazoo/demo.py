@@ -63,6 +63,7 @@ def plot_episode(support, support_labels, query, query_labels, predictions, path
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=100)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the picture is for the user
         os.replace(tmp, path)
     finally:
         plt.close(fig)

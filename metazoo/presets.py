@@ -176,6 +176,7 @@ def save_preset(
             or (f"{EXPORT_DIR}/ signature 'serve'" if export else None),
         }
         (tmp / METADATA_FILE).write_text(json.dumps(full, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it private; a preset is to be shared
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(tmp, directory)
