@@ -37,6 +37,31 @@ def unpack_episode(inputs):
     return support, support_labels, query, batched
 
 
+def embed_episode(embed, support, query, training=False):
+    """Embeds support and query images as one batch; returns `[E, S, d]`, `[E, Q, d]`.
+
+    One batch, as in Snell et al., so batch norm sees support and query
+    together. `embed` maps images `[n, H, W, C]` to `[n, d]`.
+    """
+    image_shape = tf.shape(support)[2:]
+    episodes = tf.shape(support)[0]
+    num_support, num_query = tf.shape(support)[1], tf.shape(query)[1]
+    images = tf.concat(
+        [
+            tf.reshape(support, tf.concat([[-1], image_shape], 0)),
+            tf.reshape(query, tf.concat([[-1], image_shape], 0)),
+        ],
+        axis=0,
+    )
+    embeddings = embed(images, training=training)
+    dim = embeddings.shape[-1] or tf.shape(embeddings)[-1]
+    split = episodes * num_support
+    return (
+        tf.reshape(embeddings[:split], [episodes, num_support, dim]),
+        tf.reshape(embeddings[split:], [episodes, num_query, dim]),
+    )
+
+
 class FewShotClassifier(keras.Model):
     """Base of the episodic classifiers: `call(episode) -> query logits`.
 

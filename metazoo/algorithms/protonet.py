@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from metazoo.algorithms.base import FewShotClassifier
+from metazoo.algorithms.base import FewShotClassifier, embed_episode
 
 # Logit of a class id that has no support example in the episode.
 MISSING_CLASS_LOGIT = -1e9
@@ -74,21 +74,7 @@ class PrototypicalNetwork(FewShotClassifier):
         self.built = True  # All weights live in the (built) backbone.
 
     def episode_logits(self, support, support_labels, query, training=False):
-        image_shape = tf.shape(support)[2:]
-        episodes = tf.shape(support)[0]
-        num_support, num_query = tf.shape(support)[1], tf.shape(query)[1]
-        images = tf.concat(
-            [
-                tf.reshape(support, tf.concat([[-1], image_shape], 0)),
-                tf.reshape(query, tf.concat([[-1], image_shape], 0)),
-            ],
-            axis=0,
-        )
-        embeddings = self.backbone(images, training=training)
-        dim = embeddings.shape[-1] or tf.shape(embeddings)[-1]
-        split = episodes * num_support
-        support_emb = tf.reshape(embeddings[:split], [episodes, num_support, dim])
-        query_emb = tf.reshape(embeddings[split:], [episodes, num_query, dim])
+        support_emb, query_emb = embed_episode(self.backbone, support, query, training)
         return prototype_logits(support_emb, support_labels, query_emb)
 
     def get_config(self):

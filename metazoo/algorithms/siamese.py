@@ -7,7 +7,7 @@ import math
 import keras
 import tensorflow as tf
 
-from metazoo.algorithms.base import FewShotClassifier
+from metazoo.algorithms.base import FewShotClassifier, embed_episode
 from metazoo.algorithms.protonet import MISSING_CLASS_LOGIT
 
 EPISODE_REDUCTIONS = ("max", "mean")
@@ -292,21 +292,8 @@ class SiameseNetwork(FewShotClassifier):
         return self.head(tf.abs(a - b))
 
     def episode_logits(self, support, support_labels, query, training=False):
-        image_shape = tf.shape(support)[2:]
-        episodes = tf.shape(support)[0]
-        num_support, num_query = tf.shape(support)[1], tf.shape(query)[1]
-        images = tf.concat(
-            [
-                tf.reshape(support, tf.concat([[-1], image_shape], 0)),
-                tf.reshape(query, tf.concat([[-1], image_shape], 0)),
-            ],
-            axis=0,
-        )
-        embeddings = self.embed(images, training=training)
-        dim = embeddings.shape[-1] or tf.shape(embeddings)[-1]
-        split = episodes * num_support
-        support_emb = tf.reshape(embeddings[:split], [episodes, 1, num_support, dim])
-        query_emb = tf.reshape(embeddings[split:], [episodes, num_query, 1, dim])
+        support_emb, query_emb = embed_episode(self.embed, support, query, training)
+        support_emb, query_emb = support_emb[:, None], query_emb[:, :, None]
         logits = self.head(tf.abs(query_emb - support_emb))[..., 0]  # [E, Q, S]
         return class_scores(tf.math.log_sigmoid(logits), support_labels, self.episode_reduction)
 
