@@ -84,3 +84,23 @@ def test_eval_fixed_way_model_with_other_ways_is_a_clear_error(tmp_path, data_di
     argv = ["eval", str(tmp_path / "tiny_meta_lstm"), "--ways", "10", "--data-dir", str(data_dir)]
     assert cli.main(argv) == 2
     assert "classifies exactly 5 ways" in capsys.readouterr().err
+
+
+@pytest.mark.data
+def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tmp_path):
+    common = ["--queries", "2", "--epoch-episodes", "1", "--filters", "2", "--hidden-units", "2",
+              "--eval-episodes", "2", "--data-dir", str(data_dir)]  # fmt: skip
+    first = tmp_path / "one_shot"
+    argv = ["train", "meta_lstm", "--episodes", "1", "--inner-steps", "1"]
+    assert cli.main(argv + common + ["--output", str(first)]) == 0
+    second = tmp_path / "five_shot"
+    argv = ["train", "meta_lstm", "--shots", "5", "--episodes", "2", "--inner-steps", "2"]
+    argv += ["--init-preset", str(first)]
+    assert cli.main(argv + common + ["--output", str(second)]) == 0
+    training = json.loads((second / "metadata.json").read_text())["training"]
+    assert training["init_preset"] == "one_shot" and training["inner_steps"] == 2
+    # The recorded command parses back to the same run.
+    recorded = cli.build_parser().parse_args(training["command"].split()[1:])
+    assert (recorded.init_preset, recorded.shots, recorded.inner_steps) == (str(first), 5, 2)
+    model = presets.load(second)
+    assert model.inner_steps == 2 and model.count_params() == presets.load(first).count_params()

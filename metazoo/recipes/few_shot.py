@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import keras
 
@@ -18,6 +21,102 @@ PAPER_PROTONET_OMNIGLOT = {
 }
 STANDARD_SETTINGS = ((5, 1), (5, 5), (20, 1), (20, 5))
 DEFAULT_SPLIT = {"vinyals": "test", "lake": "evaluation"}
+
+
+def episode_stream(**options):
+    """`start -> omniglot_episodes(**options, start=start)`, the data `fit_resumable` wants."""
+
+    def make_dataset(start: int):
+        return omniglot_episodes(**options, start=start)
+
+    return make_dataset
+
+
+def history_summary(history: keras.callbacks.History) -> dict:
+    """Last epoch's loss/accuracy (nothing when a finished run was only restored)."""
+    summary = {}
+    for name in ("loss", "accuracy"):
+        if history.history.get(name):
+            summary[f"final_epoch_{name}"] = history.history[name][-1]
+    return summary
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, eval_help: str) -> None:
+    """The options every `metazoo train` recipe shares: evaluation, output, backup."""
+    parser.add_argument("--eval-episodes", type=int, default=1000, help=eval_help)
+    parser.add_argument("--output", required=True, help="preset folder to write")
+    parser.add_argument(
+        "--backup-dir", default=None, help="resumable state (default: .<output>.backup beside it)"
+    )
+    parser.add_argument("--description", default=None)
+
+
+def backup_dir(args: argparse.Namespace) -> str:
+    """`--backup-dir`, or `.<output name>.backup` beside the output folder."""
+    output = Path(args.output)
+    return args.backup_dir or str(output.parent / f".{output.name}.backup")
+
+
+def recipe_command(
+    algorithm: str,
+    args: argparse.Namespace,
+    options: Iterable[str],
+    flags: Iterable[str] = (),
+) -> str:
+    """The `metazoo train <algorithm>` command line that reproduces a run.
+
+    `options` name the valued arguments (those that are `None` are left
+    out), `flags` the `store_true` ones (written when set).
+    """
+    parts = [
+        f"--{name.replace('_', '-')} {getattr(args, name)}"
+        for name in options
+        if getattr(args, name, None) is not None
+    ]
+    parts += [f"--{name.replace('_', '-')}" for name in flags if getattr(args, name, False)]
+    return f"metazoo train {algorithm} {' '.join(parts)} --output {args.output}"
+
+
+def score_settings(
+    model: keras.Model,
+    preset_name: str,
+    settings: Iterable[tuple[int, int]],
+    protocol: str,
+    episodes: int,
+    image_size: int = 28,
+    data_dir: str | os.PathLike | None = None,
+    paper: dict | None = None,
+    extra: dict | None = None,
+) -> list[dict]:
+    """Scores a freshly trained model for its metadata: one record per (ways, shots).
+
+    15 queries per class, seed 0, the protocol's evaluation split; each
+    record carries the `metazoo eval` command that measures it again, the
+    paper's figure where `paper` has one, and the items of `extra`.
+    """
+    records = []
+    for ways, shots in settings:
+        record, score = score_protocol(
+            model,
+            protocol=protocol,
+            ways=ways,
+            shots=shots,
+            queries=15,
+            episodes=episodes,
+            seed=0,
+            image_size=image_size,
+            data_dir=data_dir,
+        )
+        if paper and (ways, shots) in paper:
+            record["paper"] = paper[(ways, shots)]
+        record.update(extra or {})
+        record["command"] = (
+            f"metazoo eval {preset_name} --ways {ways} --shots {shots} --queries 15 "
+            f"--episodes {episodes} --seed 0"
+        )
+        print(f"{ways}-way {shots}-shot ({record['split']} split): {score}")
+        records.append(record)
+    return records
 
 
 def score_protocol(

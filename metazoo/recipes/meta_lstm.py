@@ -9,10 +9,16 @@ from pathlib import Path
 import keras
 
 from metazoo.algorithms.meta_lstm import MetaLSTM
-from metazoo.episodes import omniglot_episodes
 from metazoo.networks.conv4 import Conv4
-from metazoo.presets import save_preset
-from metazoo.recipes.few_shot import score_protocol
+from metazoo.presets import load, save_preset
+from metazoo.recipes.few_shot import (
+    add_output_arguments,
+    backup_dir,
+    episode_stream,
+    history_summary,
+    recipe_command,
+    score_settings,
+)
 from metazoo.training import fit_resumable
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"
@@ -49,6 +55,8 @@ def train_meta_lstm(
     seed: int = 0,
     backup_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
+    init_preset: str | os.PathLike | None = None,
+    jit_compile: bool | str = "auto",
     verbose: int | str = "auto",
 ) -> tuple[MetaLSTM, dict]:
     """Meta-trains the LSTM meta-learner on Omniglot with Ravi & Larochelle's recipe.
@@ -56,36 +64,49 @@ def train_meta_lstm(
     One episode per meta-update; Adam with `learning_rate`, the
     meta-gradient's global norm clipped to `clipnorm`; second derivatives of
     the learner's gradient dropped unless `second_order`. Resumable: rerun
-    with the same `backup_dir`.
+    with the same `backup_dir`. With `init_preset`, the meta-learner and the
+    learner's initialization start from that preset (e.g. 5-shot training
+    after 1-shot training); the inner-loop settings are this run's.
+    `jit_compile` is passed to `compile` (XLA made 5-way 1-shot training
+    ~20% faster on a 2-core CPU: 0.165 vs 0.205 s per episode).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
     """
     inner_steps = inner_steps or paper_inner_steps(shots)
     keras.utils.set_random_seed(seed)
-    model = MetaLSTM(
-        Conv4(image_shape=(image_size, image_size, 1), filters=filters),
-        ways=ways,
-        inner_steps=inner_steps,
-        inner_batch_size=inner_batch_size,
-        hidden_units=hidden_units,
-        second_order=second_order,
-    )
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm))
-
-    def make_dataset(start):
-        return omniglot_episodes(
-            split,
-            ways,
-            shots,
-            queries,
-            protocol=protocol,
-            image_size=image_size,
-            seed=seed,
-            data_dir=data_dir,
-            start=start,
+    if init_preset is not None:
+        model = load(init_preset, compile=False)
+        if model.ways != ways:
+            raise ValueError(f"The init preset classifies {model.ways} ways. Received: ways={ways}")
+        # The meta-learner and c_0 carry over; the inner loop takes this run's settings.
+        model.inner_steps = inner_steps
+        model.inner_batch_size = inner_batch_size
+        model.second_order = second_order
+    else:
+        model = MetaLSTM(
+            Conv4(image_shape=(image_size, image_size, 1), filters=filters),
+            ways=ways,
+            inner_steps=inner_steps,
+            inner_batch_size=inner_batch_size,
+            hidden_units=hidden_units,
+            second_order=second_order,
         )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
+        jit_compile=jit_compile,
+    )
 
+    make_dataset = episode_stream(
+        split=split,
+        ways=ways,
+        shots=shots,
+        queries=queries,
+        protocol=protocol,
+        image_size=image_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
     history = fit_resumable(
         model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
     )
@@ -105,9 +126,10 @@ def train_meta_lstm(
         "meta_learner": f"LSTM({hidden_units}) + MetaLSTMCell, p=10",
         "second_order": second_order,
         "seed": seed,
-        "final_epoch_loss": (history.history.get("loss") or [None])[-1],
-        "final_epoch_accuracy": (history.history.get("accuracy") or [None])[-1],
     }
+    if init_preset is not None:
+        training["init_preset"] = Path(init_preset).name
+    training.update(history_summary(history))
     return model, training
 
 
@@ -152,21 +174,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also back-propagate through the learner's gradients (the paper does not)",
     )
+    add_output_arguments(parser, "test episodes per setting for the metadata (0: skip)")
     parser.add_argument(
-        "--eval-episodes",
-        type=int,
-        default=1000,
-        help="test episodes per setting for the metadata (0: skip)",
+        "--init-preset", default=None, help="start from this preset's weights (name or folder)"
     )
-    parser.add_argument("--output", required=True, help="preset folder to write")
     parser.add_argument(
-        "--backup-dir", default=None, help="resumable state (default: <output>.backup)"
+        "--xla", action="store_true", help="compile the training step with XLA (jit_compile)"
     )
-    parser.add_argument("--description", default=None)
 
 
 _COMMAND_OPTIONS = (
     "protocol",
+    "split",
     "image_size",
     "ways",
     "shots",
@@ -180,6 +199,7 @@ _COMMAND_OPTIONS = (
     "filters",
     "hidden_units",
     "seed",
+    "init_preset",
 )
 
 
@@ -187,7 +207,6 @@ def run_train(args: argparse.Namespace) -> Path:
     """`metazoo train meta_lstm`: meta-train, score 5-way 1/5-shot, write the preset."""
     split = args.split or ("trainval" if args.protocol == "vinyals" else "background")
     output = Path(args.output)
-    backup = args.backup_dir or str(output.parent / f".{output.name}.backup")
     model, training = train_meta_lstm(
         protocol=args.protocol,
         split=split,
@@ -205,42 +224,20 @@ def run_train(args: argparse.Namespace) -> Path:
         hidden_units=args.hidden_units,
         second_order=args.second_order,
         seed=args.seed,
-        backup_dir=backup,
+        backup_dir=backup_dir(args),
         data_dir=args.data_dir,
+        init_preset=args.init_preset,
+        jit_compile=True if args.xla else "auto",
     )
-    options = vars(args)
-    training["command"] = (
-        "metazoo train meta_lstm "
-        + " ".join(
-            f"--{key.replace('_', '-')} {options[key]}"
-            for key in _COMMAND_OPTIONS
-            if options.get(key) is not None
-        )
-        + (f" --split {args.split}" if args.split else "")
-        + (" --second-order" if args.second_order else "")
-        + f" --output {output}"
+    training["command"] = recipe_command(
+        "meta_lstm", args, _COMMAND_OPTIONS, flags=("second_order", "xla")
     )
-    evaluation = []
     settings = [s for s in EVAL_SETTINGS if s[0] == args.ways] if args.eval_episodes else []
-    for ways, shots in settings:
-        record, score = score_protocol(
-            model,
-            protocol=args.protocol,
-            ways=ways,
-            shots=shots,
-            queries=15,
-            episodes=args.eval_episodes,
-            seed=0,
-            image_size=args.image_size,
-            data_dir=args.data_dir,
-        )
-        record["inner_steps"] = model.inner_steps
-        record["command"] = (
-            f"metazoo eval {output.name} --ways {ways} --shots {shots} --queries 15 "
-            f"--episodes {args.eval_episodes} --seed 0"
-        )
-        print(f"{ways}-way {shots}-shot: {score}")
-        evaluation.append(record)
+    evaluation = score_settings(
+        model, output.name, settings, args.protocol, args.eval_episodes,
+        image_size=args.image_size, data_dir=args.data_dir,
+        extra={"inner_steps": model.inner_steps},
+    )  # fmt: skip
     description = args.description or (
         f"LSTM meta-learner (Ravi & Larochelle) training a Conv-4 ({args.filters} filters) learner "
         f"in {training['inner_steps']} steps, Omniglot {args.image_size}x{args.image_size}, "

@@ -9,13 +9,17 @@ from pathlib import Path
 import keras
 
 from metazoo.algorithms.protonet import PrototypicalNetwork
-from metazoo.episodes import omniglot_episodes
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import load, save_preset
 from metazoo.recipes.few_shot import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
-    score_protocol,
+    add_output_arguments,
+    backup_dir,
+    episode_stream,
+    history_summary,
+    recipe_command,
+    score_settings,
 )
 from metazoo.training import fit_resumable, step_decay
 
@@ -55,19 +59,16 @@ def train_protonet(
         model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
-    def make_dataset(start):
-        return omniglot_episodes(
-            split,
-            ways,
-            shots,
-            queries,
-            protocol=protocol,
-            image_size=image_size,
-            seed=seed,
-            data_dir=data_dir,
-            start=start,
-        )
-
+    make_dataset = episode_stream(
+        split=split,
+        ways=ways,
+        shots=shots,
+        queries=queries,
+        protocol=protocol,
+        image_size=image_size,
+        seed=seed,
+        data_dir=data_dir,
+    )
     history = fit_resumable(
         model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
     )
@@ -86,9 +87,7 @@ def train_protonet(
     }
     if init_preset is not None:
         training["init_preset"] = Path(init_preset).name
-    if history.history.get("loss"):  # empty when a finished run is only restored
-        training["final_epoch_loss"] = history.history["loss"][-1]
-        training["final_epoch_accuracy"] = history.history["accuracy"][-1]
+    training.update(history_summary(history))
     return model, training
 
 
@@ -113,43 +112,22 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--decay-every", type=int, default=2_000)
     parser.add_argument("--filters", type=int, default=64)
-    parser.add_argument(
-        "--eval-episodes",
-        type=int,
-        default=1000,
-        help="test episodes per setting for the metadata",
-    )
-    parser.add_argument("--output", required=True, help="preset folder to write")
-    parser.add_argument(
-        "--backup-dir", default=None, help="resumable state (default: <output>.backup)"
-    )
-    parser.add_argument("--description", default=None)
+    add_output_arguments(parser, "test episodes per setting for the metadata (0: skip)")
     parser.add_argument(
         "--init-preset", default=None, help="start from this preset's weights (name or folder)"
     )
 
 
 _RECORDED_OPTIONS = (
-    "protocol", "image_size", "ways", "shots", "queries", "episodes", "epoch_episodes",
+    "protocol", "split", "image_size", "ways", "shots", "queries", "episodes", "epoch_episodes",
     "learning_rate", "decay_every", "filters", "seed", "init_preset",
 )  # fmt: skip
-
-
-def _command(args: argparse.Namespace, output: Path) -> str:
-    """The `metazoo train protonet` command line that reproduces this run."""
-    options = " ".join(
-        f"--{name.replace('_', '-')} {getattr(args, name)}"
-        for name in _RECORDED_OPTIONS
-        if getattr(args, name, None) is not None
-    )
-    return f"metazoo train protonet {options} --output {output}"
 
 
 def run_train(args: argparse.Namespace) -> Path:
     """`metazoo train protonet`: train, score on the standard settings, write the preset."""
     split = args.split or ("trainval" if args.protocol == "vinyals" else "background")
     output = Path(args.output)
-    backup = args.backup_dir or str(output.parent / f".{output.name}.backup")
     model, training = train_protonet(
         protocol=args.protocol,
         split=split,
@@ -163,32 +141,17 @@ def run_train(args: argparse.Namespace) -> Path:
         decay_every=args.decay_every,
         filters=args.filters,
         seed=args.seed,
-        backup_dir=backup,
+        backup_dir=backup_dir(args),
         data_dir=args.data_dir,
         init_preset=args.init_preset,
     )
-    training["command"] = _command(args, output)
-    evaluation = []
-    for ways, shots in STANDARD_SETTINGS if args.eval_episodes else ():
-        record, score = score_protocol(
-            model,
-            protocol=args.protocol,
-            ways=ways,
-            shots=shots,
-            queries=15,
-            episodes=args.eval_episodes,
-            seed=0,
-            image_size=args.image_size,
-            data_dir=args.data_dir,
-        )
-        if args.protocol == "vinyals":
-            record["paper"] = PAPER_PROTONET_OMNIGLOT[(ways, shots)]
-        record["command"] = (
-            f"metazoo eval {output.name} --ways {ways} --shots {shots} --queries 15 "
-            f"--episodes {args.eval_episodes} --seed 0"
-        )
-        print(f"{ways}-way {shots}-shot: {score}")
-        evaluation.append(record)
+    training["command"] = recipe_command("protonet", args, _RECORDED_OPTIONS)
+    settings = STANDARD_SETTINGS if args.eval_episodes else ()
+    paper = PAPER_PROTONET_OMNIGLOT if args.protocol == "vinyals" else None
+    evaluation = score_settings(
+        model, output.name, settings, args.protocol, args.eval_episodes,
+        image_size=args.image_size, data_dir=args.data_dir, paper=paper,
+    )  # fmt: skip
     if args.protocol == "lake" and args.eval_episodes:
         # Lake's 20-way within-alphabet one-shot task, on runs built from the evaluation set.
         from metazoo.lake import built_runs_record

@@ -13,7 +13,13 @@ from metazoo.lake import REFERENCE_ACCURACY, built_runs_record
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
 from metazoo.presets import save_preset
-from metazoo.recipes.few_shot import score_protocol
+from metazoo.recipes.few_shot import (
+    add_output_arguments,
+    backup_dir,
+    history_summary,
+    recipe_command,
+    score_settings,
+)
 from metazoo.training import fit_resumable, step_decay
 
 KOCH_LAKE_ACCURACY = REFERENCE_ACCURACY["Siamese net (Koch et al. 2015)"]
@@ -103,9 +109,8 @@ def train_siamese(
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} steps",
         "loss": "binary cross-entropy on balanced same/different pairs",
         "seed": seed,
-        "final_epoch_loss": (history.history.get("loss") or [None])[-1],
-        "final_epoch_accuracy": (history.history.get("accuracy") or [None])[-1],
     }
+    training.update(history_summary(history))
     return model, training
 
 
@@ -132,23 +137,14 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[0, 1],
         help="1: Koch's random affine distortions in training",
     )
-    parser.add_argument(
-        "--eval-episodes",
-        type=int,
-        default=1000,
-        help="evaluation episodes per setting for the metadata (0: skip every evaluation)",
+    add_output_arguments(
+        parser, "evaluation episodes per setting for the metadata (0: skip every evaluation)"
     )
-    parser.add_argument("--output", required=True, help="preset folder to write")
-    parser.add_argument(
-        "--backup-dir", default=None, help="resumable state (default: .<output>.backup beside it)"
-    )
-    parser.add_argument("--description", default=None)
 
 
 def run_train(args: argparse.Namespace) -> Path:
     """`metazoo train siamese`: train on background pairs, score, write the preset."""
     output = Path(args.output)
-    backup = args.backup_dir or str(output.parent / f".{output.name}.backup")
     model, training = train_siamese(
         image_size=args.image_size,
         filters=args.filters,
@@ -160,33 +156,19 @@ def run_train(args: argparse.Namespace) -> Path:
         same_alphabet_fraction=args.same_alphabet_fraction,
         augment=bool(args.augment),
         seed=args.seed,
-        backup_dir=backup,
+        backup_dir=backup_dir(args),
         data_dir=args.data_dir,
     )
-    flags = " ".join(f"--{k.replace('_', '-')} {getattr(args, k)}" for k in _RUN_FLAGS)
-    training["command"] = f"metazoo train siamese {flags} --output {output}"
+    training["command"] = recipe_command("siamese", args, _RUN_FLAGS)
     evaluation = []
     if args.eval_episodes:
         lake = built_runs_record(model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY)
         print(f"Lake 20-way one-shot (built runs): {100 * lake['accuracy']:.2f}%")
         evaluation.append(lake)
-        for ways in (5, 20):
-            record, score = score_protocol(
-                model,
-                protocol="lake",
-                ways=ways,
-                shots=1,
-                queries=15,
-                episodes=args.eval_episodes,
-                image_size=args.image_size,
-                data_dir=args.data_dir,
-            )
-            record["command"] = (
-                f"metazoo eval {output.name} --ways {ways} --shots 1 --queries 15 "
-                f"--episodes {args.eval_episodes} --seed 0"
-            )
-            print(f"{ways}-way 1-shot (evaluation split): {score}")
-            evaluation.append(record)
+        evaluation += score_settings(
+            model, output.name, ((5, 1), (20, 1)), "lake", args.eval_episodes,
+            image_size=args.image_size, data_dir=args.data_dir,
+        )  # fmt: skip
     description = args.description or (
         f"Siamese network (Koch et al.), Conv-4 towers, Omniglot {args.image_size}x"
         f"{args.image_size}, trained on the Lake background set"
