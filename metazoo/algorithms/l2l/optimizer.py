@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from metazoo.algorithms.l2l.update_rule import UpdateRuleConfig, lstm_update
+from metazoo.presets import load, load_metadata
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
@@ -134,9 +135,6 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
                 `"l2l_mnist_mlp"`) or a preset folder.
             **kwargs: optimizer arguments, e.g. `learning_rate` or `clipnorm`.
         """
-        # Imported here: presets sit above algorithms in the package layout.
-        from metazoo.presets import load, load_metadata
-
         kind = load_metadata(name_or_dir).get("kind")
         if kind != "learned_optimizer":
             raise ValueError(
