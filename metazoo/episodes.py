@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from metazoo.data.omniglot import load_omniglot
+from metazoo.data.omniglot import check_alphabets, load_omniglot
 
 
 def _check_positive(**values: int) -> None:
@@ -45,16 +45,42 @@ def check_episode_shape(
 
 
 def sample_episode(
-    images: tf.Tensor, ways: int, shots: int, queries: int, seed: tf.Tensor
+    images: tf.Tensor,
+    ways: int,
+    shots: int,
+    queries: int,
+    seed: tf.Tensor,
+    same_alphabet_fraction: float = 0.0,
+    alphabets: tf.Tensor | None = None,
+    eligible_alphabets: tf.Tensor | None = None,
 ) -> tuple[tuple[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]:
     """Samples one episode from `images` `[classes, drawings, H, W, C]` (uint8).
 
     Pure TF and stateless: the same `seed` (shape `[2]`, int) always gives
-    the same episode, on any device.
+    the same episode, on any device. With probability
+    `same_alphabet_fraction` all `ways` classes come from one alphabet
+    (Lake's within-alphabet task), drawn uniformly from
+    `eligible_alphabets` (ids with at least `ways` classes); `alphabets`
+    gives each class's alphabet id.
     """
     classes, drawings = tf.shape(images)[0], tf.shape(images)[1]
     class_seed, draw_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
-    chosen = tf.argsort(tf.random.stateless_uniform([classes], class_seed))[:ways]
+    scores = tf.random.stateless_uniform([classes], class_seed)
+    if same_alphabet_fraction > 0:
+        # A key of its own: episodes without the option stay exactly as they were.
+        alphabet_seed = tf.random.experimental.stateless_fold_in(class_seed, 1)
+        coin = tf.random.stateless_uniform([], alphabet_seed)
+        pick = tf.random.stateless_uniform(
+            [],
+            tf.random.experimental.stateless_fold_in(alphabet_seed, 1),
+            0,
+            tf.shape(eligible_alphabets)[0],
+            tf.int32,
+        )
+        alphabet = tf.gather(eligible_alphabets, pick)
+        outside = tf.logical_and(coin < same_alphabet_fraction, alphabets != alphabet)
+        scores = tf.where(outside, 2.0 + scores, scores)  # sorted after every member
+    chosen = tf.argsort(scores)[:ways]
     draws = tf.argsort(tf.random.stateless_uniform([ways, drawings], draw_seed), axis=1)[
         :, : shots + queries
     ]
@@ -78,6 +104,8 @@ def episodes_from_array(
     batch_size: int | None = None,
     where: str = "the data",
     start: int = 0,
+    alphabets=None,
+    same_alphabet_fraction: float = 0.0,
 ) -> tf.data.Dataset:
     """An endless, seeded `tf.data.Dataset` of episodes from class-indexed images.
 
@@ -92,6 +120,13 @@ def episodes_from_array(
             `tf.distribute` strategy).
         where: str. Name of the data, used in error messages.
         start: int. Index of the first episode (to resume a training run).
+        alphabets: int array `[classes]`. Alphabet of each class (e.g.
+            `alphabet_ids(class_names)`); needed when
+            `same_alphabet_fraction > 0`.
+        same_alphabet_fraction: float. Share of episodes whose classes all
+            come from one alphabet (Lake's within-alphabet task, as hard
+            training episodes); the alphabet is drawn uniformly among those
+            with at least `ways` classes.
 
     Example:
     ```python
@@ -109,12 +144,39 @@ def episodes_from_array(
     check_episode_shape(shape[0], shape[1], ways, shots, queries, where)
     if batch_size is not None:
         _check_positive(batch_size=batch_size)
+    if isinstance(same_alphabet_fraction, bool) or not (
+        isinstance(same_alphabet_fraction, (int, float)) and 0 <= same_alphabet_fraction <= 1
+    ):
+        raise ValueError(
+            "same_alphabet_fraction must be a number in [0, 1]. "
+            f"Received: same_alphabet_fraction={same_alphabet_fraction!r}"
+        )
+    tables = {}
+    if same_alphabet_fraction > 0:
+        alphabets = check_alphabets(alphabets, shape[0])
+        ids, counts = np.unique(alphabets, return_counts=True)
+        if counts.max() < ways:
+            raise ValueError(
+                f"Same-alphabet episodes need an alphabet with at least ways={ways} classes; "
+                f"the largest in {where} has {counts.max()}"
+            )
+        tables = {
+            "alphabets": tf.constant(alphabets, tf.int32),
+            "eligible_alphabets": tf.constant(ids[counts >= ways], tf.int32),
+        }
     images = tf.constant(images, dtype=tf.uint8)
     seed = int(seed)
+    fraction = float(same_alphabet_fraction)
 
     def episode(index):
         return sample_episode(
-            images, ways, shots, queries, tf.stack([tf.constant(seed, tf.int64), index])
+            images,
+            ways,
+            shots,
+            queries,
+            tf.stack([tf.constant(seed, tf.int64), index]),
+            fraction,
+            **tables,
         )
 
     dataset = tf.data.Dataset.counter(int(start)).map(
@@ -136,6 +198,7 @@ def omniglot_episodes(
     batch_size: int | None = None,
     data_dir: str | os.PathLike | None = None,
     start: int = 0,
+    same_alphabet_fraction: float = 0.0,
 ) -> tf.data.Dataset:
     """Endless seeded Omniglot episodes for a protocol and split.
 
@@ -152,6 +215,8 @@ def omniglot_episodes(
         data_dir: str. Folder with the official Omniglot zips (default
             `$METAZOO_DATA_DIR`, else downloaded).
         start: int. Index of the first episode.
+        same_alphabet_fraction: float. Share of episodes drawn within one
+            alphabet (alphabets come from the class names).
 
     Example:
     ```python
@@ -169,4 +234,6 @@ def omniglot_episodes(
         batch_size=batch_size,
         where=f"split {split!r} of protocol {protocol!r}",
         start=start,
+        alphabets=data.alphabets if same_alphabet_fraction else None,
+        same_alphabet_fraction=same_alphabet_fraction,
     )

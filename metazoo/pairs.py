@@ -14,29 +14,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from metazoo.data.omniglot import load_omniglot
+from metazoo.data.omniglot import alphabet_ids, check_alphabets, load_omniglot
 
-
-def alphabet_ids(class_names) -> np.ndarray:
-    """The alphabet index of each class, from names like `"Alphabet/characterNN[/rotDDD]"`.
-
-    Alphabets are numbered in order of first appearance.
-
-    Example:
-    ```python
-    alphabet_ids(["Latin/character01", "Greek/character01", "Latin/character02"])
-    # array([0, 1, 0], dtype=int32)
-    ```
-    """
-    index: dict[str, int] = {}
-    ids = []
-    for name in class_names:
-        if not isinstance(name, str) or "/" not in name:
-            raise ValueError(
-                f"Class names must look like 'Alphabet/characterNN'. Received: {name!r}"
-            )
-        ids.append(index.setdefault(name.split("/", 1)[0], len(index)))
-    return np.asarray(ids, dtype=np.int32)
+__all__ = ["alphabet_ids", "omniglot_pairs", "pairs_from_array", "sample_pairs"]
 
 
 def _check_int(name: str, value, minimum: int) -> None:
@@ -168,17 +148,7 @@ def pairs_from_array(
         )
     tables = {}
     if same_alphabet_fraction > 0:
-        if alphabets is None:
-            raise ValueError(
-                "same_alphabet_fraction > 0 needs alphabets (the alphabet of each class, "
-                "e.g. alphabet_ids(class_names)). Received: alphabets=None"
-            )
-        alphabets = np.asarray(alphabets)
-        if alphabets.shape != (shape[0],):
-            raise ValueError(
-                f"alphabets must give one alphabet per class ({shape[0]}). "
-                f"Received: shape={alphabets.shape}"
-            )
+        alphabets = check_alphabets(alphabets, shape[0])
         names, counts = np.unique(alphabets, return_counts=True)
         if counts.min() < 2:
             raise ValueError(

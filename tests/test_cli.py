@@ -63,10 +63,12 @@ def test_train_protonet_writes_a_preset(data_dir, tmp_path):
     out = tmp_path / "p"
     argv = ["train", "protonet", "--ways", "5", "--shots", "1", "--queries", "2",
             "--episodes", "4", "--epoch-episodes", "2", "--filters", "4",
-            "--eval-episodes", "2", "--output", str(out), "--data-dir", str(data_dir)]  # fmt: skip
+            "--eval-episodes", "2", "--same-alphabet-fraction", "0.5", "--output", str(out),
+            "--data-dir", str(data_dir)]  # fmt: skip
     assert cli.main(argv) == 0
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["training"]["episodes"] == 4 and len(meta["evaluation"]) == 4
+    assert "--same-alphabet-fraction 0.5" in meta["training"]["command"]
     assert meta["evaluation"][0]["paper"] == 0.988
     assert presets.load(out).count_params() == meta["parameters"]
 

@@ -80,3 +80,79 @@ def test_invalid_requests_raise(tiny_images, kwargs, message):
 def test_bad_array_shape_raises():
     with pytest.raises(ValueError, match="Received: shape=\\(4, 28, 28\\)"):
         episodes_from_array(np.zeros((4, 28, 28), np.uint8), 2, 1, 1)
+
+
+def _episode_classes(ds, count, tiny_images):
+    """The classes of each of `count` episodes (support images traced back to the data)."""
+    flat = tiny_images.reshape(12, 6, -1)
+    found = []
+    for (support, _, _), _ in ds.take(count):
+        classes = set()
+        for image in support.numpy():
+            match = (flat == np.round(image.ravel() * 255)).all(axis=-1)
+            classes.add(int(np.argwhere(match)[0][0]))
+        found.append(classes)
+    return found
+
+
+# Alphabets of the 12 tiny classes: 0 has 5 classes, 1 has 4, 2 has 3.
+ALPHABETS = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2])
+
+
+def test_same_alphabet_episodes_stay_within_one_eligible_alphabet(tiny_images):
+    ds = episodes_from_array(
+        tiny_images, 4, 1, 1, seed=2, alphabets=ALPHABETS, same_alphabet_fraction=1.0
+    )
+    episodes = _episode_classes(ds, 20, tiny_images)
+    owners = [{int(ALPHABETS[c]) for c in classes} for classes in episodes]
+    assert all(len(o) == 1 for o in owners)
+    # Alphabet 2 has only 3 classes: never chosen for 4-way episodes; both others are.
+    assert {o.pop() for o in owners} == {0, 1}
+
+
+def test_same_alphabet_fraction_mixes_and_zero_keeps_the_old_episodes(tiny_images):
+    plain = episodes_from_array(tiny_images, 3, 1, 1, seed=5)
+    zero = episodes_from_array(
+        tiny_images, 3, 1, 1, seed=5, alphabets=ALPHABETS, same_alphabet_fraction=0.0
+    )
+    assert _episode_classes(plain, 10, tiny_images) == _episode_classes(zero, 10, tiny_images)
+    half = episodes_from_array(
+        tiny_images, 3, 1, 1, seed=5, alphabets=ALPHABETS, same_alphabet_fraction=0.5
+    )
+    within = [
+        len({int(ALPHABETS[c]) for c in classes}) == 1
+        for classes in _episode_classes(half, 40, tiny_images)
+    ]
+    assert 10 < sum(within) < 40
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"same_alphabet_fraction": 1.5, "alphabets": ALPHABETS}, "must be a number in [0, 1]"),
+        ({"same_alphabet_fraction": 0.5}, "needs alphabets"),
+        ({"same_alphabet_fraction": 0.5, "alphabets": ALPHABETS[:5]}, "one integer alphabet id"),
+        (
+            {"same_alphabet_fraction": 0.5, "alphabets": np.arange(12)},
+            "an alphabet with at least ways=4 classes; the largest in the data has 1",
+        ),
+    ],
+)
+def test_invalid_same_alphabet_requests_raise(tiny_images, kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        episodes_from_array(tiny_images, 4, 1, 1, **kwargs)
+
+
+@pytest.mark.data
+def test_omniglot_same_alphabet_episodes_use_the_class_names_alphabets(data_dir):
+    from metazoo.episodes import omniglot_episodes
+
+    with pytest.raises(ValueError, match="the largest in split 'background' of protocol 'lake'"):
+        omniglot_episodes(
+            "background", 60, 1, 1, "lake", same_alphabet_fraction=1.0, data_dir=data_dir
+        )
+    episodes = omniglot_episodes(
+        "background", 20, 1, 1, protocol="lake", same_alphabet_fraction=1.0, data_dir=data_dir
+    )
+    (support, labels, _), _ = next(iter(episodes))
+    assert support.shape == (20, 28, 28, 1) and labels.numpy().tolist() == list(range(20))

@@ -97,7 +97,7 @@ def test_alphabet_ids_from_class_names():
         ({"same_alphabet_fraction": 0.5}, "needs alphabets"),
         (
             {"same_alphabet_fraction": 0.5, "alphabets": [0, 1]},
-            "alphabets must give one alphabet per class (12)",
+            "alphabets must give one integer alphabet id per class (12)",
         ),
         (
             {"same_alphabet_fraction": 0.5, "alphabets": [0] * 11 + [1]},

@@ -235,6 +235,44 @@ class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
                     )
 
 
+def alphabet_ids(class_names) -> np.ndarray:
+    """The alphabet index of each class, from names like `"Alphabet/characterNN[/rotDDD]"`.
+
+    Alphabets are numbered in order of first appearance.
+
+    Example:
+    ```python
+    alphabet_ids(["Latin/character01", "Greek/character01", "Latin/character02"])
+    # array([0, 1, 0], dtype=int32)
+    ```
+    """
+    index: dict[str, int] = {}
+    ids = []
+    for name in class_names:
+        if not isinstance(name, str) or "/" not in name:
+            raise ValueError(
+                f"Class names must look like 'Alphabet/characterNN'. Received: {name!r}"
+            )
+        ids.append(index.setdefault(name.split("/", 1)[0], len(index)))
+    return np.asarray(ids, dtype=np.int32)
+
+
+def check_alphabets(alphabets, num_classes: int) -> np.ndarray:
+    """`alphabets` as an int array `[num_classes]`, or a `ValueError` saying what is wrong."""
+    if alphabets is None:
+        raise ValueError(
+            "A same_alphabet_fraction > 0 needs alphabets (the alphabet of each class, "
+            "e.g. alphabet_ids(class_names)). Received: alphabets=None"
+        )
+    alphabets = np.asarray(alphabets)
+    if alphabets.shape != (num_classes,) or not np.issubdtype(alphabets.dtype, np.integer):
+        raise ValueError(
+            f"alphabets must give one integer alphabet id per class ({num_classes}). "
+            f"Received: shape={alphabets.shape}, dtype={alphabets.dtype}"
+        )
+    return alphabets
+
+
 @dataclass(frozen=True)
 class ClassImages:
     """Images indexed by class: `images[c, d]` is drawing d of class c.
@@ -254,6 +292,11 @@ class ClassImages:
     @property
     def drawings_per_class(self) -> int:
         return self.images.shape[1]
+
+    @property
+    def alphabets(self) -> np.ndarray:
+        """The alphabet index of each class (`alphabet_ids(class_names)`)."""
+        return alphabet_ids(self.class_names)
 
 
 def _check_protocol(protocol: str, split: str, image_size: int) -> None:

@@ -40,6 +40,7 @@ def train_protonet(
     backup_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     init_preset: str | os.PathLike | None = None,
+    same_alphabet_fraction: float = 0.0,
     verbose: int | str = "auto",
 ) -> tuple[PrototypicalNetwork, dict]:
     """Trains a Prototypical Network on Omniglot with Snell et al.'s recipe.
@@ -47,7 +48,9 @@ def train_protonet(
     Adam with `learning_rate`, halved every `decay_every` episodes; one
     episode per step. Resumable: rerun with the same `backup_dir`. With
     `init_preset`, training starts from that preset's weights (fine-tuning,
-    e.g. on 1-shot episodes after 5-shot training).
+    e.g. on 1-shot episodes after 5-shot training). `same_alphabet_fraction`
+    of the episodes take all their classes from one alphabet (hard episodes
+    like Lake's within-alphabet task).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
@@ -68,6 +71,7 @@ def train_protonet(
         image_size=image_size,
         seed=seed,
         data_dir=data_dir,
+        same_alphabet_fraction=same_alphabet_fraction,
     )
     history = fit_resumable(
         model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
@@ -83,6 +87,7 @@ def train_protonet(
         "episodes": episodes,
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} episodes",
         "backbone": f"Conv4(filters={filters})",
+        "same_alphabet_fraction": same_alphabet_fraction,
         "seed": seed,
     }
     if init_preset is not None:
@@ -116,11 +121,17 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--init-preset", default=None, help="start from this preset's weights (name or folder)"
     )
+    parser.add_argument(
+        "--same-alphabet-fraction",
+        type=float,
+        default=0.0,
+        help="share of training episodes with all classes from one alphabet",
+    )
 
 
 _RECORDED_OPTIONS = (
     "protocol", "split", "image_size", "ways", "shots", "queries", "episodes", "epoch_episodes",
-    "learning_rate", "decay_every", "filters", "seed", "init_preset",
+    "learning_rate", "decay_every", "filters", "seed", "init_preset", "same_alphabet_fraction",
 )  # fmt: skip
 
 
@@ -144,6 +155,7 @@ def run_train(args: argparse.Namespace) -> Path:
         backup_dir=backup_dir(args),
         data_dir=args.data_dir,
         init_preset=args.init_preset,
+        same_alphabet_fraction=args.same_alphabet_fraction,
     )
     training["command"] = recipe_command("protonet", args, _RECORDED_OPTIONS)
     settings = STANDARD_SETTINGS if args.eval_episodes else ()
