@@ -1,0 +1,62 @@
+"""The committed few-shot presets still score what their metadata says, on a few episodes.
+
+Each check replays the first episodes of a recorded evaluation (same
+protocol, split, ways, shots, queries and seed) and compares with the
+recorded accuracy over 1,000 episodes; a handful of episodes is a noisy
+estimate, hence the tolerance.
+"""
+
+import numpy as np
+import pytest
+
+from metazoo import presets
+from metazoo.recipes.few_shot import score_protocol
+
+FEW_SHOT = sorted(
+    name
+    for name, metadata in presets.list_presets().items()
+    if metadata.get("kind") == "few_shot_classifier"
+)
+EPISODES = 20
+
+
+def test_the_zoo_has_few_shot_presets():
+    assert {"protonet_omniglot", "protonet_omniglot_lake"} <= set(FEW_SHOT)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", FEW_SHOT)
+def test_preset_reproduces_its_recorded_accuracy(name, data_dir):
+    metadata = presets.load_metadata(name)
+    record = next(r for r in metadata["evaluation"] if r["protocol"] in ("vinyals", "lake"))
+    model = presets.load(name)
+    fresh, _ = score_protocol(
+        model,
+        protocol=record["protocol"],
+        split=record["split"],
+        ways=record["ways"],
+        shots=record["shots"],
+        queries=record["queries"],
+        episodes=EPISODES,
+        seed=record["seed"],
+        image_size=record.get("image_size", 28),
+        data_dir=data_dir,
+        verbose=0,
+    )
+    # 20 episodes of >= 75 queries: a standard error of about 1 point at these accuracies.
+    assert fresh["accuracy"] >= record["accuracy"] - 0.04, (name, fresh, record)
+
+
+@pytest.mark.data
+def test_exported_saved_model_matches_the_keras_model(data_dir):
+    import tensorflow as tf
+
+    from metazoo.episodes import omniglot_episodes
+
+    name = "protonet_omniglot"
+    model = presets.load(name)
+    (support, labels, query), _ = next(iter(omniglot_episodes("test", 5, 1, 3, seed=1)))
+    served = tf.saved_model.load(str(presets.preset_path(name) / presets.EXPORT_DIR))
+    keras_logits = model((support, labels, query)).numpy()
+    served_logits = served.serve((support, labels, query)).numpy()
+    np.testing.assert_allclose(served_logits, keras_logits, rtol=1e-4, atol=1e-4)
