@@ -89,7 +89,7 @@ def test_eval_fixed_way_model_with_other_ways_is_a_clear_error(tmp_path, data_di
 
 
 @pytest.mark.data
-def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tmp_path):
+def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tmp_path, capsys):
     common = ["--queries", "2", "--epoch-episodes", "1", "--filters", "2", "--hidden-units", "2",
               "--eval-episodes", "2", "--data-dir", str(data_dir)]  # fmt: skip
     first = tmp_path / "one_shot"
@@ -106,3 +106,9 @@ def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tm
     assert (recorded.init_preset, recorded.shots, recorded.inner_steps) == (str(first), 5, 2)
     model = presets.load(second)
     assert model.inner_steps == 2 and model.count_params() == presets.load(first).count_params()
+    # The architecture is the preset's: asking for another one is a clear error.
+    other = list(common)
+    other[other.index("--filters") + 1] = "4"
+    argv = ["train", "meta_lstm", "--episodes", "1", "--init-preset", str(first)]
+    assert cli.main(argv + other + ["--output", str(tmp_path / "x")]) == 2
+    assert "'filters': 2" in capsys.readouterr().err and not (tmp_path / "x").exists()

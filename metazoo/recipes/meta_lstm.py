@@ -77,8 +77,19 @@ def train_meta_lstm(
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
         model = load(init_preset, compile=False)
-        if model.ways != ways:
-            raise ValueError(f"The init preset classifies {model.ways} ways. Received: ways={ways}")
+        preset = {
+            "ways": model.ways,
+            "filters": getattr(model.backbone, "filters", filters),
+            "hidden_units": model.cell.hidden_units,
+            "image_size": model.image_shape[0],
+        }
+        asked = {"ways": ways, "filters": filters, "hidden_units": hidden_units}
+        asked["image_size"] = image_size
+        if preset != asked:
+            raise ValueError(
+                f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
+                f"Received: {asked}"
+            )
         # The meta-learner and c_0 carry over; the inner loop takes this run's settings.
         model.inner_steps = inner_steps
         model.inner_batch_size = inner_batch_size

@@ -58,6 +58,15 @@ def train_protonet(
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
         model = load(init_preset, compile=False)
+        preset = {
+            "filters": getattr(model.backbone, "filters", filters),
+            "image_size": model.image_shape[0],
+        }
+        if preset != {"filters": filters, "image_size": image_size}:
+            raise ValueError(
+                f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
+                f"Received: filters={filters}, image_size={image_size}"
+            )
     else:
         model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
