@@ -22,8 +22,9 @@ from metazoo.algorithms.l2l import (
     meta_training_data,
 )
 from metazoo.algorithms.l2l.rollout import Rollout, score_rollout
-from metazoo.presets import save_preset
-from metazoo.training import fit_resumable
+from metazoo.presets import load, save_preset
+from metazoo.recipes.common import add_output_arguments, backup_dir, recipe_command
+from metazoo.training import fit_resumable, step_decay
 
 PAPER = (
     "Andrychowicz et al., Learning to learn by gradient descent by gradient descent, NeurIPS 2016"
@@ -190,9 +191,16 @@ def train_l2l(
     seed: int = 0,
     backup_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
+    decay_every: int = 0,
+    init_preset: str | os.PathLike | None = None,
     verbose: int | str = "auto",
 ) -> tuple[L2LMetaTrainer, dict]:
     """Meta-trains the L2L update rule on `task` with Adam(`learning_rate`); resumable.
+
+    The learning rate is halved every `decay_every` meta-steps (0: constant).
+    With `init_preset`, the meta-parameters start from that L2L preset's
+    (whose update rule must have the same shape), e.g. to continue a run at a
+    lower learning rate.
 
     Backups are taken every `epoch_steps` meta-steps, which must be whole
     optimizees (`horizon // unroll` meta-steps each) so a resumed run
@@ -212,7 +220,18 @@ def train_l2l(
     keras.utils.set_random_seed(seed)
     optimizee = make_optimizee(task, data_dir)
     trainer = L2LMetaTrainer(optimizee, unroll, horizon, init_seed=seed, **(rule or {}))
-    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    if init_preset is not None:
+        start = load(init_preset, compile=False)
+        if not isinstance(start, L2LMetaTrainer) or start.rule_config != trainer.rule_config:
+            got = getattr(start, "rule_config", type(start).__name__)
+            raise ValueError(
+                f"init_preset must be an L2L preset with the update rule {trainer.rule_config}. "
+                f"Received: {got}"
+            )
+        for name, value in start.get_meta_params().items():
+            trainer.meta_params[name].assign(value)
+    schedule = step_decay(learning_rate, decay_every) if decay_every else learning_rate
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule))
     callbacks, log = [], None
     if backup_dir is not None:
         # Keeps the per-epoch meta-losses of every session of a resumed run.
@@ -245,12 +264,15 @@ def train_l2l(
         "horizon": horizon,
         "meta_steps": -(-meta_steps // epoch_steps) * epoch_steps,
         "optimizees_seen": -(-meta_steps // epoch_steps) * epoch_steps // unrolls,
-        "meta_optimizer": f"Adam({learning_rate})",
+        "meta_optimizer": f"Adam({learning_rate})"
+        + (f", halved every {decay_every} meta-steps" if decay_every else ""),
         "update_rule": trainer.rule_config.as_dict(),
         "seed": seed,
         "meta_loss_per_epoch": [round(v, 5) for v in losses.get("loss", [])],
         "final_loss_per_epoch": [round(v, 5) for v in losses.get("final_loss", [])],
     }
+    if init_preset is not None:
+        training["init_preset"] = Path(init_preset).name
     return trainer, training
 
 
@@ -263,6 +285,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--unroll", type=int, default=20, help="optimizee steps per meta-step")
     parser.add_argument("--horizon", type=int, default=100, help="optimizee steps per optimizee")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="meta-optimizer (Adam)")
+    parser.add_argument(
+        "--decay-every", type=int, default=0, help="halve the learning rate every N meta-steps"
+    )
+    parser.add_argument(
+        "--init-preset", default=None, help="start from this L2L preset's meta-parameters"
+    )
     parser.add_argument("--hidden-units", type=int, default=20)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--preprocess", default="log_sign", choices=["log_sign", "none"])
@@ -271,24 +299,19 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--eval-seeds", type=int, default=10, help="held-out optimizees to score (0: skip)"
     )
+    add_output_arguments(parser)
     parser.add_argument("--tune-seeds", type=int, default=3, help="optimizees to tune baselines")
-    parser.add_argument("--output", required=True, help="preset folder to write")
-    parser.add_argument(
-        "--backup-dir", default=None, help="resumable state (default: <output>.backup)"
-    )
-    parser.add_argument("--description", default=None)
 
 
 _COMMAND_ARGS = (
-    "task meta_steps epoch_steps unroll horizon learning_rate hidden_units num_layers "
-    "preprocess p output_scale eval_seeds tune_seeds seed"
+    "task meta_steps epoch_steps unroll horizon learning_rate decay_every hidden_units "
+    "num_layers preprocess p output_scale eval_seeds tune_seeds seed init_preset"
 ).split()
 
 
 def run_train(args: argparse.Namespace) -> Path:
     """`metazoo train l2l`: meta-train, score against tuned baselines, write the preset."""
     output = Path(args.output)
-    backup = args.backup_dir or str(output.parent / f".{output.name}.backup")
     rule = {
         "hidden_units": args.hidden_units,
         "num_layers": args.num_layers,
@@ -305,14 +328,12 @@ def run_train(args: argparse.Namespace) -> Path:
         learning_rate=args.learning_rate,
         rule=rule,
         seed=args.seed,
-        backup_dir=backup,
+        backup_dir=backup_dir(args),
         data_dir=args.data_dir,
+        decay_every=args.decay_every,
+        init_preset=args.init_preset,
     )
-    training["command"] = (
-        "metazoo train l2l "
-        + " ".join(f"--{k.replace('_', '-')} {getattr(args, k)}" for k in _COMMAND_ARGS)
-        + f" --output {output}"
-    )
+    training["command"] = recipe_command("l2l", args, _COMMAND_ARGS)
     protocol = {"steps": args.horizon, "seeds": args.eval_seeds, "tune_seeds": args.tune_seeds}
     protocol.update(lr_grid=LR_GRID, train_seed=args.seed)
     evaluation = []

@@ -11,14 +11,8 @@ import keras
 from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import load, save_preset
-from metazoo.recipes.few_shot import (
-    add_output_arguments,
-    backup_dir,
-    episode_stream,
-    history_summary,
-    recipe_command,
-    score_settings,
-)
+from metazoo.recipes.common import add_output_arguments, backup_dir, history_summary, recipe_command
+from metazoo.recipes.few_shot import episode_stream, score_settings
 from metazoo.training import fit_resumable
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"
@@ -185,7 +179,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also back-propagate through the learner's gradients (the paper does not)",
     )
-    add_output_arguments(parser, "test episodes per setting for the metadata (0: skip)")
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=1000,
+        help="test episodes per setting for the metadata (0: skip)",
+    )
+    add_output_arguments(parser)
     parser.add_argument(
         "--init-preset", default=None, help="start from this preset's weights (name or folder)"
     )

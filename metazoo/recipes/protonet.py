@@ -11,14 +11,11 @@ import keras
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import load, save_preset
+from metazoo.recipes.common import add_output_arguments, backup_dir, history_summary, recipe_command
 from metazoo.recipes.few_shot import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
-    add_output_arguments,
-    backup_dir,
     episode_stream,
-    history_summary,
-    recipe_command,
     score_settings,
 )
 from metazoo.training import fit_resumable, step_decay
@@ -126,7 +123,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--decay-every", type=int, default=2_000)
     parser.add_argument("--filters", type=int, default=64)
-    add_output_arguments(parser, "test episodes per setting for the metadata (0: skip)")
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=1000,
+        help="test episodes per setting for the metadata (0: skip)",
+    )
+    add_output_arguments(parser)
     parser.add_argument(
         "--init-preset", default=None, help="start from this preset's weights (name or folder)"
     )

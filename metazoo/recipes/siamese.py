@@ -13,13 +13,8 @@ from metazoo.lake import REFERENCE_ACCURACY, built_runs_record
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
 from metazoo.presets import save_preset
-from metazoo.recipes.few_shot import (
-    add_output_arguments,
-    backup_dir,
-    history_summary,
-    recipe_command,
-    score_settings,
-)
+from metazoo.recipes.common import add_output_arguments, backup_dir, history_summary, recipe_command
+from metazoo.recipes.few_shot import score_settings
 from metazoo.training import fit_resumable, step_decay
 
 KOCH_LAKE_ACCURACY = REFERENCE_ACCURACY["Siamese net (Koch et al. 2015)"]
@@ -137,9 +132,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[0, 1],
         help="1: Koch's random affine distortions in training",
     )
-    add_output_arguments(
-        parser, "evaluation episodes per setting for the metadata (0: skip every evaluation)"
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=1000,
+        help="evaluation episodes per setting for the metadata (0: skip every evaluation)",
     )
+    add_output_arguments(parser)
 
 
 def run_train(args: argparse.Namespace) -> Path:

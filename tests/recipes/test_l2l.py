@@ -77,3 +77,25 @@ def test_cli_train_then_eval_json_contract(tmp_path, monkeypatch, capsys):
     # The recorded evaluation is what `metazoo eval` measures again.
     assert result["final_loss"] == metadata["evaluation"][0]["final_loss"]
     assert set(result["generalization"]) == {"8_steps"}
+
+
+def test_cli_continue_from_a_preset_with_a_decaying_rate(tmp_path, monkeypatch):
+    from metazoo import cli, presets
+
+    monkeypatch.setattr(l2l, "LR_GRID", (0.1,))
+    common = ["--task", "quadratic", "--meta-steps", "2", "--epoch-steps", "2", "--unroll", "2",
+              "--horizon", "4", "--hidden-units", "4", "--eval-seeds", "0"]  # fmt: skip
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert cli.main(["train", "l2l", *common, "--output", str(first)]) == 0
+    argv = ["train", "l2l", *common, "--learning-rate", "0", "--decay-every", "1"]
+    assert cli.main(argv + ["--init-preset", str(first), "--output", str(second)]) == 0
+    # A zero learning rate keeps the meta-parameters the preset's: they were carried over.
+    start, end = presets.load(first), presets.load(second)
+    for name, value in start.get_meta_params().items():
+        np.testing.assert_array_equal(end.get_meta_params()[name], value)
+    training = json.loads((second / "metadata.json").read_text())["training"]
+    assert training["init_preset"] == "first" and "halved every 1" in training["meta_optimizer"]
+    assert f"--init-preset {first}" in training["command"]
+    # Another rule shape cannot start from it.
+    argv = ["train", "l2l", *common[:-4], "--hidden-units", "5", "--eval-seeds", "0"]
+    assert cli.main(argv + ["--init-preset", str(first), "--output", str(tmp_path / "x")]) == 2

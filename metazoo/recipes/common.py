@@ -1,0 +1,53 @@
+"""What every `metazoo train` recipe shares: output options, backups, the recorded command."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from pathlib import Path
+
+import keras
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every `metazoo train` recipe shares: output, backup, description."""
+    parser.add_argument("--output", required=True, help="preset folder to write")
+    parser.add_argument(
+        "--backup-dir", default=None, help="resumable state (default: .<output>.backup beside it)"
+    )
+    parser.add_argument("--description", default=None)
+
+
+def backup_dir(args: argparse.Namespace) -> str:
+    """`--backup-dir`, or `.<output name>.backup` beside the output folder."""
+    output = Path(args.output)
+    return args.backup_dir or str(output.parent / f".{output.name}.backup")
+
+
+def recipe_command(
+    algorithm: str,
+    args: argparse.Namespace,
+    options: Iterable[str],
+    flags: Iterable[str] = (),
+) -> str:
+    """The `metazoo train <algorithm>` command line that reproduces a run.
+
+    `options` name the valued arguments (those that are `None` are left
+    out), `flags` the `store_true` ones (written when set).
+    """
+    parts = [
+        f"--{name.replace('_', '-')} {getattr(args, name)}"
+        for name in options
+        if getattr(args, name, None) is not None
+    ]
+    parts += [f"--{name.replace('_', '-')}" for name in flags if getattr(args, name, False)]
+    return f"metazoo train {algorithm} {' '.join(parts)} --output {args.output}"
+
+
+def history_summary(history: keras.callbacks.History) -> dict:
+    """Last epoch's loss/accuracy (nothing when a finished run was only restored)."""
+    summary = {}
+    for name in ("loss", "accuracy"):
+        if history.history.get(name):
+            summary[f"final_epoch_{name}"] = history.history[name][-1]
+    return summary
