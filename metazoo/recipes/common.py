@@ -51,3 +51,12 @@ def history_summary(history: keras.callbacks.History) -> dict:
         if history.history.get(name):
             summary[f"final_epoch_{name}"] = history.history[name][-1]
     return summary
+
+
+def check_init_architecture(init_preset, preset: dict, asked: dict) -> None:
+    """Raises `ValueError` unless the run asks for the architecture `init_preset` has."""
+    if preset != asked:
+        raise ValueError(
+            f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
+            f"Received: {asked}"
+        )

@@ -11,7 +11,13 @@ import keras
 from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import load, save_preset
-from metazoo.recipes.common import add_output_arguments, backup_dir, history_summary, recipe_command
+from metazoo.recipes.common import (
+    add_output_arguments,
+    backup_dir,
+    check_init_architecture,
+    history_summary,
+    recipe_command,
+)
 from metazoo.recipes.few_shot import episode_stream, score_settings
 from metazoo.training import fit_resumable
 
@@ -71,19 +77,21 @@ def train_meta_lstm(
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
         model = load(init_preset, compile=False)
-        preset = {
-            "ways": model.ways,
-            "filters": getattr(model.backbone, "filters", filters),
-            "hidden_units": model.cell.hidden_units,
-            "image_size": model.image_shape[0],
-        }
-        asked = {"ways": ways, "filters": filters, "hidden_units": hidden_units}
-        asked["image_size"] = image_size
-        if preset != asked:
-            raise ValueError(
-                f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
-                f"Received: {asked}"
-            )
+        check_init_architecture(
+            init_preset,
+            preset={
+                "ways": model.ways,
+                "filters": getattr(model.backbone, "filters", filters),
+                "hidden_units": model.cell.hidden_units,
+                "image_size": model.image_shape[0],
+            },
+            asked={
+                "ways": ways,
+                "filters": filters,
+                "hidden_units": hidden_units,
+                "image_size": image_size,
+            },
+        )
         # The meta-learner and c_0 carry over; the inner loop takes this run's settings.
         model.inner_steps = inner_steps
         model.inner_batch_size = inner_batch_size

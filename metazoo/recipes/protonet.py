@@ -11,7 +11,13 @@ import keras
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import load, save_preset
-from metazoo.recipes.common import add_output_arguments, backup_dir, history_summary, recipe_command
+from metazoo.recipes.common import (
+    add_output_arguments,
+    backup_dir,
+    check_init_architecture,
+    history_summary,
+    recipe_command,
+)
 from metazoo.recipes.few_shot import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
@@ -55,15 +61,14 @@ def train_protonet(
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
         model = load(init_preset, compile=False)
-        preset = {
-            "filters": getattr(model.backbone, "filters", filters),
-            "image_size": model.image_shape[0],
-        }
-        if preset != {"filters": filters, "image_size": image_size}:
-            raise ValueError(
-                f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
-                f"Received: filters={filters}, image_size={image_size}"
-            )
+        check_init_architecture(
+            init_preset,
+            preset={
+                "filters": getattr(model.backbone, "filters", filters),
+                "image_size": model.image_shape[0],
+            },
+            asked={"filters": filters, "image_size": image_size},
+        )
     else:
         model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
