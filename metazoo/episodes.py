@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from metazoo.data.omniglot import check_alphabets, load_omniglot
+from metazoo.data.omniglot import alphabet_counts, load_omniglot
 
 
 def _check_positive(**values: int) -> None:
@@ -144,17 +144,10 @@ def episodes_from_array(
     check_episode_shape(shape[0], shape[1], ways, shots, queries, where)
     if batch_size is not None:
         _check_positive(batch_size=batch_size)
-    if isinstance(same_alphabet_fraction, bool) or not (
-        isinstance(same_alphabet_fraction, (int, float)) and 0 <= same_alphabet_fraction <= 1
-    ):
-        raise ValueError(
-            "same_alphabet_fraction must be a number in [0, 1]. "
-            f"Received: same_alphabet_fraction={same_alphabet_fraction!r}"
-        )
     tables = {}
-    if same_alphabet_fraction > 0:
-        alphabets = check_alphabets(alphabets, shape[0])
-        ids, counts = np.unique(alphabets, return_counts=True)
+    groups = alphabet_counts(alphabets, shape[0], same_alphabet_fraction)
+    if groups is not None:
+        alphabets, ids, counts = groups
         if counts.max() < ways:
             raise ValueError(
                 f"Same-alphabet episodes need an alphabet with at least ways={ways} classes; "

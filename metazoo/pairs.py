@@ -14,7 +14,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from metazoo.data.omniglot import alphabet_ids, check_alphabets, load_omniglot
+from metazoo.data.omniglot import alphabet_counts, alphabet_ids, load_omniglot
 
 __all__ = ["alphabet_ids", "omniglot_pairs", "pairs_from_array", "sample_pairs"]
 
@@ -139,17 +139,10 @@ def pairs_from_array(
         )
     _check_int("start", start, 0)
     _check_int("seed", seed, 0)
-    if isinstance(same_alphabet_fraction, bool) or not (
-        isinstance(same_alphabet_fraction, (int, float)) and 0 <= same_alphabet_fraction <= 1
-    ):
-        raise ValueError(
-            "same_alphabet_fraction must be a number in [0, 1]. "
-            f"Received: same_alphabet_fraction={same_alphabet_fraction!r}"
-        )
     tables = {}
-    if same_alphabet_fraction > 0:
-        alphabets = check_alphabets(alphabets, shape[0])
-        names, counts = np.unique(alphabets, return_counts=True)
+    groups = alphabet_counts(alphabets, shape[0], same_alphabet_fraction)
+    if groups is not None:
+        alphabets, names, counts = groups
         if counts.min() < 2:
             raise ValueError(
                 "Same-alphabet negatives need at least 2 classes in every alphabet. "

@@ -257,8 +257,25 @@ def alphabet_ids(class_names) -> np.ndarray:
     return np.asarray(ids, dtype=np.int32)
 
 
-def check_alphabets(alphabets, num_classes: int) -> np.ndarray:
-    """`alphabets` as an int array `[num_classes]`, or a `ValueError` saying what is wrong."""
+def alphabet_counts(
+    alphabets, num_classes: int, same_alphabet_fraction: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Checks a same-alphabet request of the episode and pair samplers.
+
+    Returns `None` when `same_alphabet_fraction` is 0, else `(alphabets,
+    ids, counts)`: the alphabets as an int array `[num_classes]`, the
+    distinct alphabet ids and their numbers of classes. Raises `ValueError`
+    saying what is wrong.
+    """
+    if isinstance(same_alphabet_fraction, bool) or not (
+        isinstance(same_alphabet_fraction, (int, float)) and 0 <= same_alphabet_fraction <= 1
+    ):
+        raise ValueError(
+            "same_alphabet_fraction must be a number in [0, 1]. "
+            f"Received: same_alphabet_fraction={same_alphabet_fraction!r}"
+        )
+    if same_alphabet_fraction == 0:
+        return None
     if alphabets is None:
         raise ValueError(
             "A same_alphabet_fraction > 0 needs alphabets (the alphabet of each class, "
@@ -270,7 +287,8 @@ def check_alphabets(alphabets, num_classes: int) -> np.ndarray:
             f"alphabets must give one integer alphabet id per class ({num_classes}). "
             f"Received: shape={alphabets.shape}, dtype={alphabets.dtype}"
         )
-    return alphabets
+    ids, counts = np.unique(alphabets, return_counts=True)
+    return alphabets, ids, counts
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import keras
 
 from metazoo.episodes import omniglot_episodes
 from metazoo.evaluation import EpisodeScore, evaluate_episodes
+from metazoo.training import fit_resumable
 
 # Snell et al. (2017), Table 1: Omniglot 28x28, Vinyals split.
 PAPER_PROTONET_OMNIGLOT = {
@@ -21,13 +22,36 @@ STANDARD_SETTINGS = ((5, 1), (5, 5), (20, 1), (20, 5))
 DEFAULT_SPLIT = {"vinyals": "test", "lake": "evaluation"}
 
 
-def episode_stream(**options):
-    """`start -> omniglot_episodes(**options, start=start)`, the data `fit_resumable` wants."""
+def fit_on_episodes(
+    model: keras.Model,
+    episodes: int,
+    epoch_episodes: int,
+    backup_dir: str | os.PathLike | None = None,
+    verbose: int | str = "auto",
+    **episode_options,
+) -> tuple[keras.callbacks.History, dict]:
+    """Trains `model` on seeded Omniglot episodes, one per step, resumably.
+
+    `episode_options` go to `omniglot_episodes` (split, ways, shots,
+    queries, protocol, image size, seed, ...); a resumed run continues with
+    the episodes where it stopped (see `fit_resumable`).
+
+    Returns:
+        The `History` and the run's data settings for its metadata
+        (protocol, split, image size, ways, shots, queries, episodes).
+    """
 
     def make_dataset(start: int):
-        return omniglot_episodes(**options, start=start)
+        return omniglot_episodes(**episode_options, start=start)
 
-    return make_dataset
+    history = fit_resumable(
+        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
+    )
+    settings = {
+        name: episode_options[name]
+        for name in ("protocol", "split", "image_size", "ways", "shots", "queries")
+    }
+    return history, {**settings, "episodes": episodes}
 
 
 def score_settings(

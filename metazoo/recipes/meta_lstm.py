@@ -18,8 +18,7 @@ from metazoo.recipes.common import (
     history_summary,
     recipe_command,
 )
-from metazoo.recipes.few_shot import episode_stream, score_settings
-from metazoo.training import fit_resumable
+from metazoo.recipes.few_shot import fit_on_episodes, score_settings
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"
 # Settings every preset is scored on (the head has 5 units, so 5-way only).
@@ -110,28 +109,24 @@ def train_meta_lstm(
         jit_compile=jit_compile,
     )
 
-    make_dataset = episode_stream(
+    history, data = fit_on_episodes(
+        model,
+        episodes,
+        epoch_episodes,
+        backup_dir,
+        verbose=verbose,
+        protocol=protocol,
         split=split,
+        image_size=image_size,
         ways=ways,
         shots=shots,
         queries=queries,
-        protocol=protocol,
-        image_size=image_size,
         seed=seed,
         data_dir=data_dir,
     )
-    history = fit_resumable(
-        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
-    )
     training = {
         "algorithm": "meta_lstm",
-        "protocol": protocol,
-        "split": split,
-        "image_size": image_size,
-        "ways": ways,
-        "shots": shots,
-        "queries": queries,
-        "episodes": episodes,
+        **data,
         "inner_steps": inner_steps,
         "inner_batch_size": inner_batch_size or ways * shots,
         "optimizer": f"Adam({learning_rate}), global_clipnorm={clipnorm}, one episode per step",

@@ -21,10 +21,10 @@ from metazoo.recipes.common import (
 from metazoo.recipes.few_shot import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
-    episode_stream,
+    fit_on_episodes,
     score_settings,
 )
-from metazoo.training import fit_resumable, step_decay
+from metazoo.training import step_decay
 
 
 def train_protonet(
@@ -73,29 +73,25 @@ def train_protonet(
         model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
-    make_dataset = episode_stream(
+    history, data = fit_on_episodes(
+        model,
+        episodes,
+        epoch_episodes,
+        backup_dir,
+        verbose=verbose,
+        protocol=protocol,
         split=split,
+        image_size=image_size,
         ways=ways,
         shots=shots,
         queries=queries,
-        protocol=protocol,
-        image_size=image_size,
         seed=seed,
         data_dir=data_dir,
         same_alphabet_fraction=same_alphabet_fraction,
     )
-    history = fit_resumable(
-        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
-    )
     training = {
         "algorithm": "protonet",
-        "protocol": protocol,
-        "split": split,
-        "image_size": image_size,
-        "ways": ways,
-        "shots": shots,
-        "queries": queries,
-        "episodes": episodes,
+        **data,
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} episodes",
         "backbone": f"Conv4(filters={filters})",
         "same_alphabet_fraction": same_alphabet_fraction,
