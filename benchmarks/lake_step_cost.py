@@ -2,7 +2,7 @@
 
 `siamese_omniglot`: one step = 128 background pairs through Conv-4 towers
 (28x28, 64 filters) with Koch's distortions. `protonet_omniglot_lake`: one
-step = one 60-way 1-shot 5-query background episode (28x28, 64 filters).
+step = one 60-way 5-shot 5-query background episode (28x28, 64 filters).
 Both are traced first, then timed over `--steps` steps, `--repeats` times
 alternately (so load from other jobs hits both alike); the figure is the
 median. Multiply by the preset's steps for its training time.
@@ -47,10 +47,10 @@ def main() -> None:
             siamese,
             omniglot_pairs("background", 128, same_alphabet_fraction=0.5, data_dir=args.data_dir),
         ),
-        "protonet_omniglot_lake (60-way 1-shot 5-query)": (
+        "protonet_omniglot_lake (60-way 5-shot 5-query)": (
             protonet,
             omniglot_episodes(
-                "background", 60, 1, 5, protocol="lake", image_size=28, data_dir=args.data_dir
+                "background", 60, 5, 5, protocol="lake", image_size=28, data_dir=args.data_dir
             ),
         ),
     }

@@ -66,8 +66,8 @@ def train_meta_lstm(
     with the same `backup_dir`. With `init_preset`, the meta-learner and the
     learner's initialization start from that preset (e.g. 5-shot training
     after 1-shot training); the inner-loop settings are this run's.
-    `jit_compile` is passed to `compile` (XLA made 5-way 1-shot training
-    ~20% faster on a 2-core CPU: 0.165 vs 0.205 s per episode).
+    `jit_compile` is passed to `compile` (`benchmarks/meta_lstm_step_cost.py`
+    times both).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
