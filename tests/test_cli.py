@@ -101,6 +101,8 @@ def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tm
     assert cli.main(argv + common + ["--output", str(second)]) == 0
     training = json.loads((second / "metadata.json").read_text())["training"]
     assert training["init_preset"] == "one_shot" and training["inner_steps"] == 2
+    # The starting preset's own training record travels along (its lineage).
+    assert training["init_training"]["shots"] == 1 and training["init_training"]["episodes"] == 1
     # The recorded command parses back to the same run.
     recorded = cli.build_parser().parse_args(training["command"].split()[1:])
     assert (recorded.init_preset, recorded.shots, recorded.inner_steps) == (str(first), 5, 2)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import keras
 
+from metazoo.presets import load_metadata
+
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every `metazoo train` recipe shares: output, backup, description."""
@@ -60,3 +62,15 @@ def check_init_architecture(init_preset, preset: dict, asked: dict) -> None:
             f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
             f"Received: {asked}"
         )
+
+
+def init_lineage(init_preset) -> dict:
+    """Where a run started: `init_preset`'s name and its own training record.
+
+    Kept in the metadata so that a preset continued from an earlier version of
+    itself still says how that earlier version was trained.
+    """
+    return {
+        "init_preset": Path(init_preset).name,
+        "init_training": load_metadata(init_preset).get("training", {}),
+    }

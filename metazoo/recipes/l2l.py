@@ -23,7 +23,12 @@ from metazoo.algorithms.l2l import (
 )
 from metazoo.algorithms.l2l.rollout import Rollout, score_rollout
 from metazoo.presets import load, save_preset
-from metazoo.recipes.common import add_output_arguments, backup_dir, recipe_command
+from metazoo.recipes.common import (
+    add_output_arguments,
+    backup_dir,
+    init_lineage,
+    recipe_command,
+)
 from metazoo.training import fit_resumable, step_decay
 
 PAPER = (
@@ -272,7 +277,7 @@ def train_l2l(
         "final_loss_per_epoch": [round(v, 5) for v in losses.get("final_loss", [])],
     }
     if init_preset is not None:
-        training["init_preset"] = Path(init_preset).name
+        training.update(init_lineage(init_preset))
     return trainer, training
 
 

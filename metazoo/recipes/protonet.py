@@ -16,6 +16,7 @@ from metazoo.recipes.common import (
     backup_dir,
     check_init_architecture,
     history_summary,
+    init_lineage,
     recipe_command,
 )
 from metazoo.recipes.few_shot import (
@@ -98,7 +99,7 @@ def train_protonet(
         "seed": seed,
     }
     if init_preset is not None:
-        training["init_preset"] = Path(init_preset).name
+        training.update(init_lineage(init_preset))
     training.update(history_summary(history))
     return model, training
 
