@@ -26,7 +26,7 @@ LAKE = sorted(
 
 
 def test_the_zoo_has_few_shot_presets():
-    assert {"protonet_omniglot", "protonet_omniglot_lake"} <= set(FEW_SHOT)
+    assert {"protonet_omniglot", "protonet_omniglot_lake", "siamese_omniglot"} <= set(FEW_SHOT)
 
 
 @pytest.mark.data
@@ -53,7 +53,22 @@ def test_preset_reproduces_its_recorded_accuracy(name, data_dir):
 
 
 def test_the_zoo_has_lake_scores():
-    assert "protonet_omniglot_lake" in LAKE
+    assert {"protonet_omniglot_lake", "siamese_omniglot"} <= set(LAKE)
+
+
+@pytest.mark.data
+def test_siamese_preset_fine_tunes_with_fit(data_dir):
+    from metazoo.pairs import omniglot_pairs
+
+    model = presets.load("siamese_omniglot")
+    pairs = omniglot_pairs("background", batch_size=16, seed=7, data_dir=data_dir)
+    (a, b), same = next(iter(pairs))
+    before = model((a, b)).numpy()
+    # Trained on background pairs, the preset already tells most of these apart.
+    assert np.mean((before[:, 0] > 0.5) == (same.numpy() > 0.5)) >= 0.75
+    history = model.fit(pairs, steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1]) and int(model.optimizer.iterations) == 2
+    assert not np.allclose(model((a, b)).numpy(), before)
 
 
 @pytest.mark.data
@@ -72,15 +87,19 @@ def test_preset_reproduces_its_lake_score_exactly(name, data_dir):
 
 
 @pytest.mark.data
-def test_exported_saved_model_matches_the_keras_model(data_dir):
+@pytest.mark.parametrize("name", FEW_SHOT)
+def test_exported_saved_model_matches_the_keras_model(name, data_dir):
     import tensorflow as tf
 
     from metazoo.episodes import omniglot_episodes
 
-    name = "protonet_omniglot"
     model = presets.load(name)
     (support, labels, query), _ = next(iter(omniglot_episodes("test", 5, 1, 3, seed=1)))
+    # Episode models serve episodes; Siamese networks serve pairs (P(same)).
+    inputs = (support, labels, query)
+    if len(model.serving_signature()[0]) == 2:
+        inputs = (support, support[::-1])
     served = tf.saved_model.load(str(presets.preset_path(name) / presets.EXPORT_DIR))
-    keras_logits = model((support, labels, query)).numpy()
-    served_logits = served.serve((support, labels, query)).numpy()
-    np.testing.assert_allclose(served_logits, keras_logits, rtol=1e-4, atol=1e-4)
+    keras_outputs = model(inputs).numpy()
+    served_outputs = served.serve(inputs).numpy()
+    np.testing.assert_allclose(served_outputs, keras_outputs, rtol=1e-4, atol=1e-4)
