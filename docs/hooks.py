@@ -20,7 +20,12 @@ def model_zoo_table() -> str:
         results = []
         paper = []
         for record in meta.get("evaluation", []):
-            if "ways" in record:
+            if record.get("protocol") == "lake-20way":
+                setting = (
+                    f"Lake 20-way one-shot, {record['trials']} trials of {record['runs']} runs "
+                    f"built from the {record['split']} set, seed {record['seed']}"
+                )
+            elif "ways" in record:
                 setting = (
                     f"{record['ways']}w{record['shots']}s, {record['queries']}q, "
                     f"{record['protocol']} {record['split']}, {record['episodes']} ep."
@@ -32,12 +37,12 @@ def model_zoo_table() -> str:
                 if "accuracy" in record
                 else f"{record.get('summary', '')} ({setting})"
             )
-            if "paper" in record:
-                paper.append(_percent(record["paper"]))
+            # One line per result, so that each paper figure sits beside its own.
+            paper.append(_percent(record["paper"]) if "paper" in record else "—")
         rows.append(
             f"| `{name}` | {meta.get('description', '')} | "
             f"{meta.get('parameters', 0):,} | {'<br>'.join(results) or '—'} | "
-            f"{'<br>'.join(paper) or '—'} |"
+            f"{'<br>'.join(paper) if any(p != '—' for p in paper) else '—'} |"
         )
     return "\n".join(rows)
 
