@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+RUN_FILE = "run.json"
+_RUN_PARTS = {
+    "model": "the model (architecture, settings)",
+    "optimizer": "the optimizer (learning rate, schedule, clipping)",
+    "steps_per_epoch": "the steps per epoch",
+    "data": "the training data settings",
+    "initial_weights_sha256": "the initial weights (another seed or init preset)",
+}
 
 
 def completed_epochs(backup_dir: str | os.PathLike) -> int:
@@ -16,6 +27,64 @@ def completed_epochs(backup_dir: str | os.PathLike) -> int:
     if not meta.is_file():
         return 0
     return int(json.loads(meta.read_text()).get("epoch", 0))
+
+
+def _without_names(value):
+    # Keras numbers automatic names ("adam_1"); they say nothing about the run.
+    if isinstance(value, dict):
+        return {k: _without_names(v) for k, v in value.items() if k != "name"}
+    if isinstance(value, (list, tuple)):
+        return [_without_names(v) for v in value]
+    return value
+
+
+def run_identity(model: keras.Model, steps_per_epoch: int, data: dict | None = None) -> dict:
+    """What a backup must share with a run to resume it: everything but the run's length.
+
+    The model's and optimizer's configs (automatic names left out), the
+    steps per epoch, the data settings and a hash of the weights the run
+    starts from (they differ with the seed or an init preset).
+    """
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight)).tobytes())
+    architecture = keras.saving.serialize_keras_object(model)
+    architecture.pop("compile_config", None)  # the optimizer has its own entry
+    identity = {
+        "model": architecture,
+        "optimizer": keras.optimizers.serialize(model.optimizer),
+        "steps_per_epoch": steps_per_epoch,
+        "data": data or {},
+        "initial_weights_sha256": digest.hexdigest(),
+    }
+    return json.loads(json.dumps(_without_names(identity)))
+
+
+def check_backup_run(backup_dir: str | os.PathLike, identity: dict) -> None:
+    """Records `identity` in a new backup; raises `ValueError` if the backup is another run's.
+
+    Without this, `BackupAndRestore` would silently restore another run's
+    weights (say, the same `--output` trained before with other settings).
+    A longer or shorter run of the same settings resumes.
+    """
+    path = Path(backup_dir) / RUN_FILE
+    if completed_epochs(backup_dir) == 0:
+        # Nothing to restore yet: this run's identity, written whole or not at all.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(identity, indent=1))
+        os.replace(tmp, path)
+    elif path.is_file():
+        recorded = json.loads(path.read_text())
+        differ = [_RUN_PARTS[k] for k in identity if recorded.get(k) != identity[k]]
+        if differ:
+            raise ValueError(
+                f"The backup in {str(backup_dir)!r} belongs to another run: "
+                f"{'; '.join(differ)} differ from this run's. Resume it with the "
+                "settings it was started with, or give this run another backup "
+                "folder (--backup-dir, or another --output), or delete that folder."
+            )
+    # (A backup made before run.json existed resumes unchecked.)
 
 
 def step_decay(initial: float, every: int, factor: float = 0.5):
@@ -33,6 +102,7 @@ def fit_resumable(
     backup_dir: str | os.PathLike | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
+    data: dict | None = None,
 ) -> keras.callbacks.History:
     """Runs `model.fit` for `total_steps`, resumable from `backup_dir`.
 
@@ -41,7 +111,9 @@ def fit_resumable(
     `BackupAndRestore`), and the data continue where they stopped:
     `make_dataset(start)` must return the training data from step `start` on
     (e.g. episodes with index >= start). A NaN loss stops training
-    (`TerminateOnNaN`) with an error.
+    (`TerminateOnNaN`) with an error. The backup records the run it belongs
+    to (`run_identity`); resuming it with other settings raises `ValueError`
+    instead of silently continuing the other run.
 
     Args:
         model: keras.Model. Compiled and built.
@@ -52,6 +124,8 @@ def fit_resumable(
             trains without backups.
         callbacks: list. More Keras callbacks.
         verbose: passed to `fit`.
+        data: dict. The training data's settings (seed, split, ...), part of
+            the run's identity; paths that may move belong elsewhere.
     """
     if total_steps < 1 or steps_per_epoch < 1:
         raise ValueError(
@@ -65,6 +139,7 @@ def fit_resumable(
     start_epoch = 0
     if backup_dir is not None:
         start_epoch = completed_epochs(backup_dir)
+        check_backup_run(backup_dir, run_identity(model, steps_per_epoch, data))
         callbacks.append(keras.callbacks.BackupAndRestore(str(backup_dir), delete_checkpoint=False))
     nan_stop = keras.callbacks.TerminateOnNaN()
     callbacks.append(nan_stop)

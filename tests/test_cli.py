@@ -73,6 +73,23 @@ def test_train_protonet_writes_a_preset(data_dir, tmp_path):
     assert presets.load(out).count_params() == meta["parameters"]
 
 
+@pytest.mark.data
+def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tmp_path, capsys):
+    out = tmp_path / "s"
+    argv = ["train", "siamese", "--filters", "2", "--batch-size", "8", "--steps", "4",
+            "--epoch-steps", "2", "--eval-episodes", "2", "--output", str(out),
+            "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["training"]["split"] == "background" and meta["training"]["steps"] == 4
+    assert [r["protocol"] for r in meta["evaluation"]] == ["lake-20way", "lake", "lake"]
+    assert presets.load(out).count_params() == meta["parameters"]
+    # The same command again resumes its finished backup; other settings are refused.
+    assert cli.main(argv) == 0
+    assert cli.main(argv + ["--same-alphabet-fraction", "0.0"]) == 2
+    assert "belongs to another run: the training data settings" in capsys.readouterr().err
+
+
 def test_eval_fixed_way_model_with_other_ways_is_a_clear_error(tmp_path, data_dir, capsys):
     from metazoo.algorithms import MetaLSTM
 

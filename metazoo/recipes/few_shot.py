@@ -44,8 +44,9 @@ def fit_on_episodes(
     def make_dataset(start: int):
         return omniglot_episodes(**episode_options, start=start)
 
+    data = {k: v for k, v in episode_options.items() if k != "data_dir"}
     history = fit_resumable(
-        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose
+        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose, data=data
     )
     settings = {
         name: episode_options[name]

@@ -251,6 +251,7 @@ def train_l2l(
         backup_dir,
         callbacks=callbacks,
         verbose=verbose,
+        data={"task": task, "seed": seed, "unroll": unroll, "horizon": horizon},
     )
     losses = history.history
     if log is not None and log.is_file():

@@ -81,7 +81,16 @@ def train_siamese(
             start=start,
         )
 
-    history = fit_resumable(model, make_dataset, steps, epoch_steps, backup_dir, verbose=verbose)
+    data = {
+        "split": TRAIN_SPLIT,
+        "batch_size": batch_size,
+        "image_size": image_size,
+        "seed": seed,
+        "same_alphabet_fraction": same_alphabet_fraction,
+    }
+    history = fit_resumable(
+        model, make_dataset, steps, epoch_steps, backup_dir, verbose=verbose, data=data
+    )
     training = {
         "algorithm": "siamese",
         "protocol": "lake",
