@@ -103,3 +103,23 @@ def test_exported_saved_model_matches_the_keras_model(name, data_dir):
     keras_outputs = model(inputs).numpy()
     served_outputs = served.serve(inputs).numpy()
     np.testing.assert_allclose(served_outputs, keras_outputs, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.data
+def test_l2l_mnist_preset_reproduces_its_main_result(data_dir):
+    """The learned optimizer's and NAG's final losses on the 10 held-out MLPs, replayed."""
+    from metazoo.algorithms.l2l import LearnedOptimizer
+    from metazoo.algorithms.l2l.rollout import Rollout, score_rollout
+    from metazoo.recipes.l2l import BASELINES, HELD_OUT_STREAM, make_optimizee
+
+    record = presets.load_metadata("l2l_mnist_mlp")["evaluation"][0]
+    assert record["variant"] == "main" and record["steps"] == 100 and record["seeds"] == 10
+    optimizee = make_optimizee("mnist_mlp", data_dir=data_dir)
+    learned = LearnedOptimizer.from_preset("l2l_mnist_mlp")
+    run = Rollout(optimizee, learned, record["steps"], "test", record["seeds"])
+    fresh = score_rollout(run, HELD_OUT_STREAM)
+    assert fresh["final_loss"] == pytest.approx(record["final_loss"], abs=2e-4)
+    nag = record["baselines"]["nag"]
+    run = Rollout(optimizee, BASELINES["nag"](nag["learning_rate"]), 100, "test", 10)
+    fresh_nag = score_rollout(run, HELD_OUT_STREAM, nag["learning_rate"])
+    assert fresh_nag["final_loss"] == pytest.approx(nag["final_loss"], abs=2e-4)
