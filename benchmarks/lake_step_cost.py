@@ -17,12 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+from fit_timing import seconds_per_step  # noqa: E402
 
 from metazoo.algorithms.protonet import PrototypicalNetwork  # noqa: E402
 from metazoo.episodes import omniglot_episodes  # noqa: E402
@@ -54,15 +53,7 @@ def main() -> None:
             ),
         ),
     }
-    times: dict[str, list[float]] = {name: [] for name in jobs}
-    for model, data in jobs.values():
-        model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace
-    for _ in range(args.repeats):
-        for name, (model, data) in jobs.items():
-            start = time.perf_counter()
-            model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
-            times[name].append((time.perf_counter() - start) / args.steps)
-    seconds = {name: round(statistics.median(values), 4) for name, values in times.items()}
+    seconds = seconds_per_step(jobs, args.steps, args.repeats)
     for name, value in seconds.items():
         print(f"{name}: {value} s/step")
     print(

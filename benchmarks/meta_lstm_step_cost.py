@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+from fit_timing import seconds_per_step  # noqa: E402
 
 from metazoo.algorithms.meta_lstm import MetaLSTM  # noqa: E402
 from metazoo.episodes import omniglot_episodes  # noqa: E402
@@ -37,20 +36,13 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
     data = omniglot_episodes("trainval", 5, args.shots, 15, data_dir=args.data_dir)
-    models = {}
+    jobs = {}
     for name, jit in (("no_xla", "auto"), ("xla", True)):
         keras.utils.set_random_seed(0)
         model = MetaLSTM(Conv4(filters=32), ways=5, inner_steps=paper_inner_steps(args.shots))
         model.compile(jit_compile=jit)  # Adam(1e-3, global_clipnorm=0.25)
-        model.fit(data, steps_per_epoch=3, epochs=1, verbose=0)  # trace
-        models[name] = model
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for _ in range(args.repeats):
-        for name, model in models.items():
-            start = time.perf_counter()
-            model.fit(data, steps_per_epoch=args.steps, epochs=1, verbose=0)
-            times[name].append((time.perf_counter() - start) / args.steps)
-    seconds = {name: round(statistics.median(values), 4) for name, values in times.items()}
+        jobs[name] = (model, data)
+    seconds = seconds_per_step(jobs, args.steps, args.repeats)
     print(
         json.dumps(
             {
