@@ -114,16 +114,21 @@ def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tm
     assert cli.main(argv + common + ["--output", str(first)]) == 0
     second = tmp_path / "five_shot"
     argv = ["train", "meta_lstm", "--shots", "5", "--episodes", "2", "--inner-steps", "2"]
-    argv += ["--init-preset", str(first)]
+    argv += ["--init-preset", str(first), "--learning-rate", "0.004", "--decay-every", "1"]
     assert cli.main(argv + common + ["--output", str(second)]) == 0
     training = json.loads((second / "metadata.json").read_text())["training"]
     assert training["init_preset"] == "one_shot" and training["inner_steps"] == 2
+    assert training["optimizer"].startswith("Adam(0.004), halved every 1 episodes")
     # The starting preset's own training record travels along (its lineage).
     assert training["init_training"]["shots"] == 1 and training["init_training"]["episodes"] == 1
     # The recorded command parses back to the same run.
     recorded = cli.build_parser().parse_args(training["command"].split()[1:])
     assert (recorded.init_preset, recorded.shots, recorded.inner_steps) == (str(first), 5, 2)
+    assert recorded.decay_every == 1
     model = presets.load(second)
+    # Two episodes, halved after each: the saved optimizer is at 0.004 / 4.
+    schedule = model.optimizer.learning_rate
+    assert float(schedule) == pytest.approx(0.001)
     assert model.inner_steps == 2 and model.count_params() == presets.load(first).count_params()
     # The architecture is the preset's: asking for another one is a clear error.
     other = list(common)

@@ -20,6 +20,7 @@ from metazoo.recipes.common import (
     recipe_command,
 )
 from metazoo.recipes.few_shot import fit_on_episodes, score_settings
+from metazoo.training import step_decay
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"
 # Settings every preset is scored on (the head has 5 units, so 5-way only).
@@ -48,6 +49,7 @@ def train_meta_lstm(
     episodes: int = 50_000,
     epoch_episodes: int = 500,
     learning_rate: float = 1e-3,
+    decay_every: int | None = None,
     clipnorm: float = 0.25,
     filters: int = 32,
     hidden_units: int = 20,
@@ -61,8 +63,9 @@ def train_meta_lstm(
 ) -> tuple[MetaLSTM, dict]:
     """Meta-trains the LSTM meta-learner on Omniglot with Ravi & Larochelle's recipe.
 
-    One episode per meta-update; Adam with `learning_rate`, the
-    meta-gradient's global norm clipped to `clipnorm`; second derivatives of
+    One episode per meta-update; Adam with `learning_rate` (halved every
+    `decay_every` episodes if given), the meta-gradient's global norm
+    clipped to `clipnorm`; second derivatives of
     the learner's gradient dropped unless `second_order`. Resumable: rerun
     with the same `backup_dir`. With `init_preset`, the meta-learner and the
     learner's initialization start from that preset (e.g. 5-shot training
@@ -105,8 +108,11 @@ def train_meta_lstm(
             hidden_units=hidden_units,
             second_order=second_order,
         )
+    if decay_every is not None and decay_every < 1:
+        raise ValueError(f"decay_every must be a positive integer. Received: {decay_every!r}")
+    schedule = step_decay(learning_rate, decay_every) if decay_every else learning_rate
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=clipnorm),
+        optimizer=keras.optimizers.Adam(schedule, global_clipnorm=clipnorm),
         jit_compile=jit_compile,
     )
 
@@ -130,7 +136,9 @@ def train_meta_lstm(
         **data,
         "inner_steps": inner_steps,
         "inner_batch_size": inner_batch_size or ways * shots,
-        "optimizer": f"Adam({learning_rate}), global_clipnorm={clipnorm}, one episode per step",
+        "optimizer": f"Adam({learning_rate})"
+        + (f", halved every {decay_every} episodes" if decay_every else "")
+        + f", global_clipnorm={clipnorm}, one episode per step",
         "learner": f"Conv4(filters={filters}) + Dense({ways}), batch statistics only",
         "meta_learner": f"LSTM({hidden_units}) + MetaLSTMCell, p=10",
         "second_order": second_order,
@@ -174,6 +182,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument(
+        "--decay-every",
+        type=int,
+        default=None,
+        help="halve the learning rate every N episodes (default: constant)",
+    )
+    parser.add_argument(
         "--clipnorm", type=float, default=0.25, help="global norm clip of the meta-gradient"
     )
     parser.add_argument("--filters", type=int, default=32)
@@ -210,6 +224,7 @@ _COMMAND_OPTIONS = (
     "episodes",
     "epoch_episodes",
     "learning_rate",
+    "decay_every",
     "clipnorm",
     "filters",
     "hidden_units",
@@ -234,6 +249,7 @@ def run_train(args: argparse.Namespace) -> Path:
         episodes=args.episodes,
         epoch_episodes=args.epoch_episodes,
         learning_rate=args.learning_rate,
+        decay_every=args.decay_every,
         clipnorm=args.clipnorm,
         filters=args.filters,
         hidden_units=args.hidden_units,
