@@ -1,8 +1,10 @@
 """Cost of a `fit` step with `LearnedOptimizer` against Adam on the paper's MNIST MLP.
 
-Both run in this process on the same model (784-20-10, sigmoid), the same
+All run in this process on the same model (784-20-10, sigmoid), the same
 MNIST batches of 128, alternating `--repeats` times so that load from other
-jobs on the machine hits both alike; the figure is the median time per step.
+jobs on the machine hits them alike; the figure is the median time per step.
+`LearnedOptimizer` is timed twice: as shipped (its rule compiled with XLA,
+`jit_compile=True`) and with the plain TensorFlow graph (`jit_compile=False`).
 Target (issue 4): at most ~3x Adam.
 
     python benchmarks/l2l_step_cost.py [--preset l2l_mnist_mlp] [--steps 200]
@@ -39,14 +41,14 @@ def make_model(hidden: int = 20) -> keras.Model:
     return model
 
 
-def learned_optimizer(preset: str | None) -> LearnedOptimizer:
+def learned_optimizer(preset: str | None, jit_compile: bool = True) -> LearnedOptimizer:
     from metazoo.presets import list_presets
 
     if preset and (preset in list_presets() or os.path.isdir(preset)):
-        return LearnedOptimizer.from_preset(preset)
+        return LearnedOptimizer.from_preset(preset, jit_compile=jit_compile)
     # Same cost with untrained meta-parameters: the figure is about time only.
     config = UpdateRuleConfig()
-    return LearnedOptimizer(init_meta_params(config), **config.as_dict())
+    return LearnedOptimizer(init_meta_params(config), **config.as_dict(), jit_compile=jit_compile)
 
 
 def time_fit(make_optimizer, data, steps: int, jit_compile) -> float:
@@ -84,6 +86,7 @@ def main(argv=None) -> dict:
     optimizers = {
         "adam": lambda: keras.optimizers.Adam(1e-3),
         "learned": lambda: learned_optimizer(args.preset),
+        "learned_plain": lambda: learned_optimizer(args.preset, jit_compile=False),
     }
     times = {name: [] for name in optimizers}
     for _ in range(args.repeats):
@@ -99,6 +102,9 @@ def main(argv=None) -> dict:
         "adam_ms": round(1000 * median["adam"], 3),
         "learned_ms": round(1000 * median["learned"], 3),
         "ratio": round(median["learned"] / median["adam"], 2),
+        "learned_plain_ms": round(1000 * median["learned_plain"], 3),
+        "ratio_plain": round(median["learned_plain"] / median["adam"], 2),
+        "all_ms": {name: [round(1000 * t, 3) for t in ts] for name, ts in times.items()},
         "target_ratio": 3.0,
         "cpu_count": os.cpu_count(),
     }

@@ -255,6 +255,31 @@ def test_learned_optimizer_config_round_trip():
     assert np.any(variables[0].numpy() != 1.0)
 
 
+def test_learned_optimizer_xla_rule_matches_the_plain_rule():
+    # The default compiles the rule with XLA; the plain graph gives the same steps.
+    rng = np.random.default_rng(1)
+    results = []
+    for jit_compile in (True, False):
+        optimizer = trained_looking_optimizer(jit_compile=jit_compile)
+        variables = [
+            keras.Variable(np.ones((2, 3), "float32")),
+            keras.Variable(np.zeros(4, "float32")),
+        ]
+        for step in range(3):
+            grads = [
+                tf.constant(rng.normal(size=v.shape) * 10.0**-step, tf.float32) for v in variables
+            ]
+            optimizer.apply(grads, variables)
+        results.append([v.numpy() for v in variables + list(optimizer.variables[2:])])
+        rng = np.random.default_rng(1)
+    assert optimizer.get_config()["jit_compile"] is False
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert np.any(results[0][0] != 1.0)
+    with pytest.raises(ValueError, match="jit_compile must be True or False"):
+        trained_looking_optimizer(jit_compile="auto")
+
+
 def test_from_preset_gives_the_trained_rule(tmp_path):
     trainer = tiny_trainer()
     trainer.compile()

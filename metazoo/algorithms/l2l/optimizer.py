@@ -35,6 +35,11 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         output_scale: float. Multiplies the LSTM's output.
         learning_rate: float. Multiplies the learned update; 1.0 applies the
             rule exactly as meta-trained.
+        jit_compile: bool. Compile the rule (the LSTM step of one variable)
+            with XLA, also when the model's train step is not compiled: XLA
+            fuses the gates' elementwise work, which sets the rule's cost
+            on CPU (`benchmarks/l2l_step_cost.py`). Same result either way,
+            up to float rounding.
         **kwargs: the common Keras optimizer arguments (`clipnorm`, ...).
 
     Example:
@@ -58,11 +63,15 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         p: float = 10.0,
         output_scale: float = 0.1,
         learning_rate: float = 1.0,
+        jit_compile: bool = True,
         name: str = "learned_optimizer",
         **kwargs: Any,
     ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.rule_config = UpdateRuleConfig(hidden_units, num_layers, preprocess, p, output_scale)
+        if not isinstance(jit_compile, bool):
+            raise ValueError(f"jit_compile must be True or False. Received: {jit_compile!r}")
+        self.jit_compile = jit_compile
         expected = self.rule_config.meta_param_shapes()
         if not isinstance(meta_params, dict) or set(meta_params) != set(expected):
             got = sorted(meta_params) if isinstance(meta_params, dict) else meta_params
@@ -84,6 +93,14 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         config = self.rule_config
+        meta_params = self.meta_params
+
+        def rule(gradient, state):
+            # Constants made inside: the function may be traced in any graph.
+            params = {k: tf.constant(v) for k, v in meta_params.items()}
+            return lstm_update(gradient, state, params, config)
+
+        self._rule = tf.function(rule, jit_compile=True) if self.jit_compile else rule
         self._lstm_states = []
         for var in var_list:
             prefix = getattr(var, "path", var.name).replace("/", "_")
@@ -99,13 +116,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         state = self._lstm_states[self._get_variable_index(variable)]
         gradient = tf.convert_to_tensor(gradient)  # IndexedSlices -> dense
-        meta_params = {k: tf.constant(v) for k, v in self.meta_params.items()}
-        update, new_state = lstm_update(
-            tf.cast(gradient, tf.float32),
-            tuple(s.value for s in state),
-            meta_params,
-            self.rule_config,
-        )
+        update, new_state = self._rule(tf.cast(gradient, tf.float32), tuple(s.value for s in state))
         for var, value in zip(state, new_state, strict=True):
             self.assign(var, value)
         lr = tf.cast(learning_rate, variable.dtype)
@@ -116,6 +127,7 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
         config.update(
             {
                 **self.rule_config.as_dict(),
+                "jit_compile": self.jit_compile,
                 "meta_params": {k: v.tolist() for k, v in self.meta_params.items()},
             }
         )

@@ -1,0 +1,31 @@
+"""The step-cost benchmark runs (a few steps; the figures themselves are in docs/l2l.md)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name):
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return module
+
+
+@pytest.mark.data
+def test_l2l_step_cost_times_adam_and_both_learned_variants(data_dir, capsys):
+    benchmark = load_benchmark("l2l_step_cost")
+    argv = ["--steps", "3", "--repeats", "1", "--data-dir", str(data_dir)]
+    result = benchmark.main(argv + ["--preset", "l2l_mnist_mlp"])
+    assert set(result["all_ms"]) == {"adam", "learned", "learned_plain"}
+    assert all(result[k] > 0 for k in ("adam_ms", "learned_ms", "learned_plain_ms"))
+    assert result["ratio"] == pytest.approx(result["learned_ms"] / result["adam_ms"], rel=0.01)
+    assert '"benchmark": "l2l_step_cost"' in capsys.readouterr().out.splitlines()[-1]
