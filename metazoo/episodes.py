@@ -192,6 +192,7 @@ def omniglot_episodes(
     data_dir: str | os.PathLike | None = None,
     start: int = 0,
     same_alphabet_fraction: float = 0.0,
+    rotations: bool | None = None,
 ) -> tf.data.Dataset:
     """Endless seeded Omniglot episodes for a protocol and split.
 
@@ -210,6 +211,8 @@ def omniglot_episodes(
         start: int. Index of the first episode.
         same_alphabet_fraction: float. Share of episodes drawn within one
             alphabet (alphabets come from the class names).
+        rotations: bool. Rotated characters as extra classes (see
+            `load_omniglot`; default: the protocol's own).
 
     Example:
     ```python
@@ -217,7 +220,7 @@ def omniglot_episodes(
     model.evaluate(episodes.take(100))
     ```
     """
-    data = load_omniglot(protocol, split, image_size, data_dir)
+    data = load_omniglot(protocol, split, image_size, data_dir, rotations=rotations)
     return episodes_from_array(
         data.images,
         ways,

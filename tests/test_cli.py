@@ -74,6 +74,24 @@ def test_train_protonet_writes_a_preset(data_dir, tmp_path):
 
 
 @pytest.mark.data
+def test_train_protonet_lake_with_rotations(data_dir, tmp_path, capsys):
+    out = tmp_path / "lake_rot"
+    argv = ["train", "protonet", "--protocol", "lake", "--rotations", "--ways", "5",
+            "--shots", "1", "--queries", "1", "--episodes", "2", "--epoch-episodes", "1",
+            "--filters", "4", "--eval-episodes", "0", "--output", str(out),
+            "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    training = json.loads((out / "metadata.json").read_text())["training"]
+    assert training["rotations"] is True and training["split"] == "background"
+    assert cli.build_parser().parse_args(training["command"].split()[1:]).rotations
+    # The Vinyals split has its rotations already: asking again is a clear error.
+    argv[argv.index("lake")] = "vinyals"
+    assert cli.main(argv[:-4] + ["--output", str(tmp_path / "v"), *argv[-2:]]) == 2
+    assert "rotations applies to the Lake protocol" in capsys.readouterr().err
+    assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.data
 def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tmp_path, capsys):
     out = tmp_path / "s"
     argv = ["train", "siamese", "--filters", "2", "--batch-size", "8", "--steps", "4",

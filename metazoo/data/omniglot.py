@@ -356,7 +356,9 @@ def omniglot_builder(
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(protocol: str, split: str, image_size: int, data_dir) -> ClassImages:
+def _load_cached(
+    protocol: str, split: str, image_size: int, data_dir, rotations: bool
+) -> ClassImages:
     builder = omniglot_builder(protocol, image_size, data_dir)
     splits = ("train", "val") if split == "trainval" else (split,)
     by_character: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -370,7 +372,7 @@ def _load_cached(protocol: str, split: str, image_size: int, data_dir) -> ClassI
     images = np.stack(
         [np.stack([im for _, im in sorted(by_character[n], key=lambda t: t[0])]) for n in names]
     )
-    if protocol == "vinyals":
+    if rotations:
         # Rotations are new classes, ordered as Snell's lists: character-major.
         rotated = [np.rot90(images, k=r // 90, axes=(2, 3)) for r in ROTATIONS]
         images = np.stack(rotated, axis=1).reshape((-1,) + images.shape[1:])
@@ -385,6 +387,7 @@ def load_omniglot(
     split: str = "train",
     image_size: int = 28,
     data_dir: str | os.PathLike | None = None,
+    rotations: bool | None = None,
 ) -> ClassImages:
     """Loads one split of an Omniglot protocol as a class-indexed uint8 array.
 
@@ -395,6 +398,11 @@ def load_omniglot(
         image_size: int. 28, or 105 for the Lake protocol.
         data_dir: str. Folder with the official zips (default
             `$METAZOO_DATA_DIR`; downloaded when neither is given).
+        rotations: bool. Each character rotated by 0/90/180/270 degrees
+            makes four classes (Vinyals et al.'s augmentation). Default: the
+            protocol's own (Vinyals: yes, it defines its classes so; Lake:
+            no). `True` with the Lake protocol enlarges a training set, e.g.
+            the 964 background characters to 3,856 classes.
 
     Returns:
         A `ClassImages` with `images` of shape `[classes, 20, size, size, 1]`.
@@ -406,5 +414,14 @@ def load_omniglot(
     ```
     """
     _check_protocol(protocol, split, image_size)
+    if rotations is None:
+        rotations = protocol == "vinyals"
+    elif not isinstance(rotations, bool):
+        raise ValueError(f"rotations must be True, False or None. Received: {rotations!r}")
+    elif protocol == "vinyals" and not rotations:
+        raise ValueError(
+            "The Vinyals split defines rotated characters as its classes; rotations=False "
+            "only applies to the Lake protocol. Received: protocol='vinyals', rotations=False"
+        )
     data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
-    return _load_cached(protocol, split, image_size, data_dir)
+    return _load_cached(protocol, split, image_size, data_dir, rotations)

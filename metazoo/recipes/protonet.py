@@ -45,6 +45,7 @@ def train_protonet(
     data_dir: str | os.PathLike | None = None,
     init_preset: str | os.PathLike | None = None,
     same_alphabet_fraction: float = 0.0,
+    rotations: bool = False,
     verbose: int | str = "auto",
 ) -> tuple[PrototypicalNetwork, dict]:
     """Trains a Prototypical Network on Omniglot with Snell et al.'s recipe.
@@ -54,11 +55,18 @@ def train_protonet(
     `init_preset`, training starts from that preset's weights (fine-tuning,
     e.g. on 1-shot episodes after 5-shot training). `same_alphabet_fraction`
     of the episodes take all their classes from one alphabet (hard episodes
-    like Lake's within-alphabet task).
+    like Lake's within-alphabet task). `rotations` makes each training
+    character rotated by 0/90/180/270 degrees four classes on the Lake
+    protocol (the Vinyals split always has them).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
     """
+    if rotations and protocol != "lake":
+        raise ValueError(
+            "rotations applies to the Lake protocol (the Vinyals split has its rotated "
+            f"classes already). Received: protocol={protocol!r}"
+        )
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
         model = load(init_preset, compile=False)
@@ -89,6 +97,8 @@ def train_protonet(
         seed=seed,
         data_dir=data_dir,
         same_alphabet_fraction=same_alphabet_fraction,
+        # Only when asked: the run identity of earlier backups stays the same.
+        **({"rotations": True} if rotations else {}),
     )
     training = {
         "algorithm": "protonet",
@@ -96,6 +106,7 @@ def train_protonet(
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} episodes",
         "backbone": f"Conv4(filters={filters})",
         "same_alphabet_fraction": same_alphabet_fraction,
+        "rotations": bool(rotations or protocol == "vinyals"),
         "seed": seed,
     }
     if init_preset is not None:
@@ -141,6 +152,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of training episodes with all classes from one alphabet",
     )
+    parser.add_argument(
+        "--rotations",
+        action="store_true",
+        help="Lake protocol: each character rotated by 0/90/180/270 degrees is four "
+        "training classes (the Vinyals split always has them)",
+    )
 
 
 _RECORDED_OPTIONS = (
@@ -170,8 +187,9 @@ def run_train(args: argparse.Namespace) -> Path:
         data_dir=args.data_dir,
         init_preset=args.init_preset,
         same_alphabet_fraction=args.same_alphabet_fraction,
+        rotations=args.rotations,
     )
-    training["command"] = recipe_command("protonet", args, _RECORDED_OPTIONS)
+    training["command"] = recipe_command("protonet", args, _RECORDED_OPTIONS, flags=("rotations",))
     settings = STANDARD_SETTINGS if args.eval_episodes else ()
     paper = PAPER_PROTONET_OMNIGLOT if args.protocol == "vinyals" else None
     evaluation = score_settings(

@@ -54,10 +54,26 @@ def test_lake_protocol(data_dir, size):
     assert evaluation.num_classes == 659
 
 
+def test_lake_background_with_rotations(data_dir):
+    plain = load_omniglot("lake", "background", data_dir=data_dir)
+    rotated = load_omniglot("lake", "background", data_dir=data_dir, rotations=True)
+    assert rotated.num_classes == 4 * 964
+    assert rotated.class_names[:2] == (
+        plain.class_names[0] + "/rot000",
+        plain.class_names[0] + "/rot090",
+    )
+    np.testing.assert_array_equal(rotated.images[0], plain.images[0])
+    np.testing.assert_array_equal(rotated.images[6], np.rot90(plain.images[1], k=2, axes=(1, 2)))
+    # Rotated copies stay in their character's alphabet (same-alphabet episodes).
+    np.testing.assert_array_equal(rotated.alphabets, np.repeat(plain.alphabets, 4))
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
         ({"protocol": "koch"}, "protocol must be one of"),
+        ({"protocol": "vinyals", "rotations": False}, "rotations=False only applies"),
+        ({"protocol": "lake", "split": "background", "rotations": 1}, "rotations must be"),
         ({"protocol": "vinyals", "split": "background"}, "split must be one of"),
         ({"protocol": "vinyals", "split": "test", "image_size": 105}, "image_size must be"),
         ({"protocol": "lake", "split": "evaluation", "image_size": 64}, "image_size must be"),
