@@ -25,7 +25,8 @@ def test_l2l_step_cost_times_adam_and_both_learned_variants(data_dir, capsys):
     benchmark = load_benchmark("l2l_step_cost")
     argv = ["--steps", "3", "--repeats", "1", "--data-dir", str(data_dir)]
     result = benchmark.main(argv + ["--preset", "l2l_mnist_mlp"])
-    assert set(result["all_ms"]) == {"adam", "learned", "learned_plain"}
+    assert set(result["all_ms"]) == set(result["best_ms"]) == {"adam", "learned", "learned_plain"}
     assert all(result[k] > 0 for k in ("adam_ms", "learned_ms", "learned_plain_ms"))
+    assert set(result["rule_only_ms"]) == {"rule_plain", "rule_xla", "matmuls_only"}
     assert result["ratio"] == pytest.approx(result["learned_ms"] / result["adam_ms"], rel=0.01)
     assert '"benchmark": "l2l_step_cost"' in capsys.readouterr().out.splitlines()[-1]

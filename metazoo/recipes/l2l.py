@@ -22,6 +22,7 @@ from metazoo.algorithms.l2l import (
     meta_training_data,
 )
 from metazoo.algorithms.l2l.rollout import Rollout, score_rollout
+from metazoo.evaluation import mean_ci95
 from metazoo.presets import load, save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
@@ -41,7 +42,9 @@ PROTOCOL = (
     "optimizee's loss after the last step on the whole split (all 10,000 test images for "
     "MNIST), mean and 95% CI over the held-out seeds. Adam, RMSprop, SGD and NAG (SGD, "
     "Nesterov momentum 0.9) each use the learning rate of the grid with the lowest mean "
-    "final loss on `tune_seeds` meta-training optimizees (training images)."
+    "final loss on `tune_seeds` meta-training optimizees (training images). Every optimizer "
+    "runs on the same held-out optimizees: learned_minus_baseline is the mean and 95% CI of "
+    "the per-optimizee difference of final losses (negative: the learned optimizer is lower)."
 )
 # Evaluation optimizees come from this seed stream; meta-training seeds stay below it.
 HELD_OUT_STREAM = 1_000_000
@@ -128,6 +131,20 @@ def evaluate_task(
     finals = [b["final_loss"] for b in baselines.values() if b["final_loss"] is not None]
     if learned["final_loss"] is not None and finals:
         result["beats_every_baseline"] = bool(learned["final_loss"] < min(finals))
+    # Same optimizees for every optimizer: the paired differences separate
+    # two optimizers that the intervals of their means do not.
+    for record in baselines.values():
+        if learned["final_loss"] is not None and record["final_loss"] is not None:
+            difference = np.subtract(learned["final_losses"], record["final_losses"])
+            mean, ci95 = mean_ci95(difference)
+            record["learned_minus_baseline"] = round(float(mean), 5)
+            record["learned_minus_baseline_ci95"] = round(float(ci95), 5)
+    paired = [b.get("learned_minus_baseline_ci95") for b in baselines.values()]
+    if finals and None not in paired:
+        result["beats_every_baseline_paired"] = all(
+            b["learned_minus_baseline"] + b["learned_minus_baseline_ci95"] < 0
+            for b in baselines.values()
+        )
     if not curves:
         result.pop("curve")
         for record in baselines.values():
@@ -180,6 +197,7 @@ def evaluate_preset(path, metadata: dict, args) -> dict:
         "final_loss_ci95": main["final_loss_ci95"],
         "baselines": main["baselines"],
         "beats_every_baseline": main.get("beats_every_baseline"),
+        "beats_every_baseline_paired": main.get("beats_every_baseline_paired"),
         "protocol": PROTOCOL,
         "generalization": evaluate_generalization(optimizer, task, args.data_dir, **protocol),
     }
@@ -401,6 +419,12 @@ def _evaluation_record(variant: str, result: dict, preset: str) -> dict:
         f"{variant}: L2L {result['final_loss']} ± {result['final_loss_ci95']}, "
         f"best tuned baseline {best} {scored.get(best)}"
     )
+    if best is not None and "learned_minus_baseline" in result["baselines"][best]:
+        record = result["baselines"][best]
+        summary += (
+            f" (paired difference {record['learned_minus_baseline']:+.5f} ± "
+            f"{record['learned_minus_baseline_ci95']})"
+        )
     optimizee = result["optimizee"]
     described = ", ".join(f"{k}={v}" for k, v in optimizee.items() if k != "name")
     final = "final loss on all test images" if optimizee["name"] == "mnist_mlp" else "final loss"

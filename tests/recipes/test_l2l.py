@@ -43,6 +43,18 @@ def test_evaluate_task_tunes_baselines_on_training_seeds():
     # On these quadratics 0.1 beats 1e-3 for every baseline within 5 steps.
     assert result["baselines"]["adam"]["learning_rate"] == 0.1
     assert isinstance(result["beats_every_baseline"], bool)
+    # Paired differences over the same optimizees, from the per-optimizee finals.
+    learned = np.array(result["final_losses"])
+    assert learned.shape == (2,)
+    for record in result["baselines"].values():
+        difference = learned - np.array(record["final_losses"])
+        assert record["learned_minus_baseline"] == pytest.approx(difference.mean(), abs=2e-5)
+        assert record["learned_minus_baseline_ci95"] >= 0
+    paired = all(
+        b["learned_minus_baseline"] + b["learned_minus_baseline_ci95"] < 0
+        for b in result["baselines"].values()
+    )
+    assert result["beats_every_baseline_paired"] is paired
 
 
 def test_train_rejects_backups_inside_an_optimizee():
