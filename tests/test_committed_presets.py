@@ -72,6 +72,24 @@ def test_siamese_preset_fine_tunes_with_fit(data_dir):
 
 
 @pytest.mark.data
+@pytest.mark.parametrize("name", ["protonet_omniglot", "meta_lstm_omniglot_5w1s"])
+def test_episodic_preset_fine_tunes_with_fit(name, data_dir):
+    from metazoo.episodes import omniglot_episodes
+
+    model = presets.load(name)
+    training = presets.load_metadata(name)["training"]
+    episodes = omniglot_episodes(
+        training["split"], ways=getattr(model, "ways", None) or 5, shots=1, queries=2,
+        protocol=training["protocol"], seed=7, data_dir=data_dir,
+    )  # fmt: skip
+    x, _ = next(iter(episodes))
+    before = model(x).numpy()
+    history = model.fit(episodes, steps_per_epoch=2, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][-1]) and int(model.optimizer.iterations) == 2
+    assert not np.allclose(model(x).numpy(), before)
+
+
+@pytest.mark.data
 @pytest.mark.parametrize("name", LAKE)
 def test_preset_reproduces_its_lake_score_exactly(name, data_dir):
     from metazoo.lake import remeasure_built_runs
