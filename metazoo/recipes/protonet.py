@@ -206,6 +206,7 @@ def run_train(args: argparse.Namespace) -> Path:
     description = args.description or (
         f"Prototypical Network, Conv-4, Omniglot {args.image_size}x{args.image_size}, "
         f"trained on the {args.protocol} {split} split"
+        + (" (rotations by 90/180/270 degrees as extra classes)" if args.rotations else "")
     )
     return save_preset(
         model,
