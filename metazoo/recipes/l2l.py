@@ -139,8 +139,7 @@ def evaluate_task(
             mean, ci95 = mean_ci95(difference)
             record["learned_minus_baseline"] = round(float(mean), 5)
             record["learned_minus_baseline_ci95"] = round(float(ci95), 5)
-    paired = [b.get("learned_minus_baseline_ci95") for b in baselines.values()]
-    if finals and None not in paired:
+    if all("learned_minus_baseline" in b for b in baselines.values()):
         result["beats_every_baseline_paired"] = all(
             b["learned_minus_baseline"] + b["learned_minus_baseline_ci95"] < 0
             for b in baselines.values()
