@@ -203,7 +203,7 @@ def omniglot_episodes(
         shots: int. Support examples per class.
         queries: int. Query examples per class.
         protocol: str. `"vinyals"` or `"lake"`.
-        image_size: int. 28, or 105 for the Lake protocol.
+        image_size: int. 28, or 56 or 105 for the Lake protocol.
         seed: int. Same seed, same episodes.
         batch_size: int. Optional leading episode axis.
         data_dir: str. Folder with the official Omniglot zips (default

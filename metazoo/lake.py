@@ -42,6 +42,7 @@ __all__ = [
     "built_runs_record",
     "lake_record",
     "model_image_size",
+    "preset_built_runs_records",
     "read_lake_runs",
     "remeasure_built_runs",
     "score_lake_runs",
@@ -54,6 +55,10 @@ REFERENCE_ACCURACY = {
     "BPL (Lake et al. 2015)": 0.967,
     "Siamese net (Koch et al. 2015)": 0.920,
 }
+# Built-runs records in a metric preset's metadata: the official set's size,
+# and 80 runs (1,600 trials; each evaluation alphabet four times) for a CI
+# about half as wide.
+PRESET_BUILT_RUNS = (20, 80)
 _RUN_RE = re.compile(r"^run(\d\d)$")
 _TRAIN_RE = re.compile(r"^training/class(\d\d)\.png$")
 _TEST_RE = re.compile(r"^test/item(\d\d)\.png$")
@@ -342,27 +347,45 @@ def built_runs_record(
     data_dir: str | os.PathLike | None = None,
     seed: int = 0,
     paper: float | None = None,
+    runs: int = 20,
 ) -> dict:
-    """The Lake record of a preset's metadata, on 20 runs built with `seed` (then deleted).
+    """The Lake record of a preset's metadata, on `runs` runs built with `seed` (then deleted).
 
-    The record says how the runs were made and the commands that reproduce it.
+    20 runs (400 trials) are the official set's size; more runs (up to 99,
+    e.g. the 80 of `PRESET_BUILT_RUNS`) narrow the confidence interval, and
+    their first 20 are the 20-run set of the same seed. The record says how
+    the runs were made and the commands that reproduce it.
     """
-    folder = f"runs/lake_runs_seed{seed}"
+    folder = f"runs/lake_runs_seed{seed}" if runs == 20 else f"runs/lake_runs{runs}_seed{seed}"
+    count = "" if runs == 20 else f" --runs {runs}"
     record = {
         "split": "evaluation",
         "seed": seed,
         "runs_source": (
-            f"built by `metazoo lake-runs build --seed {seed}` from {EVALUATION.name} "
+            f"built by `metazoo lake-runs build{count} --seed {seed}` from {EVALUATION.name} "
             "(one alphabet and two drawers per run; not the official all_runs.zip)"
         ),
         "command": (
-            f"metazoo lake-runs build --output {folder} --seed {seed} && "
+            f"metazoo lake-runs build --output {folder}{count} --seed {seed} && "
             f"metazoo eval {preset} --lake-runs {folder} --json"
         ),
     }
     if paper is not None:
         record.update(paper=paper, paper_note="on the official runs")
-    return remeasure_built_runs(model, record, data_dir)
+    return remeasure_built_runs(model, {**record, "runs": runs}, data_dir)
+
+
+def preset_built_runs_records(
+    model: keras.Model,
+    preset: str,
+    data_dir: str | os.PathLike | None = None,
+    paper: float | None = None,
+) -> list[dict]:
+    """The Lake records a metric preset's metadata carries: seed 0, `PRESET_BUILT_RUNS` runs."""
+    return [
+        built_runs_record(model, preset, data_dir, seed=0, paper=paper, runs=runs)
+        for runs in PRESET_BUILT_RUNS
+    ]
 
 
 def remeasure_built_runs(
@@ -370,7 +393,12 @@ def remeasure_built_runs(
 ) -> dict:
     """Scores a `built_runs_record` again: the same runs, rebuilt from its `seed`."""
     with tempfile.TemporaryDirectory() as tmp:
-        runs = build_lake_runs(Path(tmp) / "runs", data_dir=data_dir, seed=record["seed"])
+        runs = build_lake_runs(
+            Path(tmp) / "runs",
+            data_dir=data_dir,
+            seed=record["seed"],
+            runs=record.get("runs", 20),
+        )
         fresh = lake_record(model, runs)
     del fresh["runs_path"]  # a temporary folder, gone now
     # Fresh measurements win; the record keeps its own keys (seed, command, ...);

@@ -184,6 +184,7 @@ def omniglot_pairs(
     same_alphabet_fraction: float = 0.0,
     data_dir: str | os.PathLike | None = None,
     start: int = 0,
+    rotations: bool | None = None,
 ) -> tf.data.Dataset:
     """Endless seeded batches of balanced Omniglot pairs from one split.
 
@@ -192,12 +193,17 @@ def omniglot_pairs(
             protocol; `"train"`, `"val"`, `"test"`, `"trainval"` for Vinyals.
         batch_size: int. Pairs per batch, even.
         protocol: str. `"lake"` or `"vinyals"`.
-        image_size: int. 28, or 105 for the Lake protocol.
+        image_size: int. 28, or 56 or 105 for the Lake protocol.
         seed: int. Same seed, same pairs.
         same_alphabet_fraction: float. Share of different pairs drawn within
             one alphabet (alphabets come from the class names).
         data_dir: str. Folder with the official Omniglot zips.
         start: int. Index of the first batch.
+        rotations: bool. Lake protocol: each character rotated by
+            0/90/180/270 degrees is four classes (a rotated copy is another
+            class, so it can be a different pair's second image; it stays in
+            its character's alphabet for the hard negatives). `None` keeps
+            the protocol's default (`load_omniglot`): Vinyals yes, Lake no.
 
     Example:
     ```python
@@ -205,7 +211,7 @@ def omniglot_pairs(
     model.fit(pairs, steps_per_epoch=500, epochs=10)
     ```
     """
-    data = load_omniglot(protocol, split, image_size, data_dir)
+    data = load_omniglot(protocol, split, image_size, data_dir, rotations=rotations)
     return pairs_from_array(
         data.images,
         batch_size,

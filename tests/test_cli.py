@@ -108,6 +108,31 @@ def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tm
     assert "belongs to another run: the training data settings" in capsys.readouterr().err
 
 
+@pytest.mark.data
+def test_train_siamese_from_a_preset_with_rotations(data_dir, tmp_path, capsys):
+    base = ["train", "siamese", "--filters", "2", "--batch-size", "8", "--steps", "2",
+            "--epoch-steps", "1", "--eval-episodes", "0", "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main([*base, "--output", str(tmp_path / "s")]) == 0
+    first = presets.load(tmp_path / "s")
+    out = tmp_path / "s_rot"
+    argv = [*base, "--init-preset", str(tmp_path / "s"), "--rotations", "--learning-rate", "0",
+            "--output", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    training = json.loads((out / "metadata.json").read_text())["training"]
+    assert training["rotations"] is True and training["split"] == "background"
+    assert training["init_preset"] == "s" and training["init_training"]["rotations"] is False
+    parsed = cli.build_parser().parse_args(training["command"].split()[1:])
+    assert parsed.rotations and parsed.init_preset == str(tmp_path / "s")
+    # A learning rate of 0 keeps the starting weights: they came from the preset.
+    kernel = first.backbone.get_layer("block0_conv").kernel.numpy()
+    loaded = presets.load(out).backbone.get_layer("block0_conv").kernel.numpy()
+    assert (kernel == loaded).all()
+    # Another architecture than the preset's is refused before any training.
+    assert cli.main([*argv[:-1], str(tmp_path / "x"), "--filters", "4"]) == 2
+    assert "architecture comes from init_preset" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_eval_fixed_way_model_with_other_ways_is_a_clear_error(tmp_path, data_dir, capsys):
     from metazoo.algorithms import MetaLSTM
 

@@ -226,8 +226,25 @@ def test_built_runs_follow_the_format_and_the_seed(data_dir, tmp_path):
     ).read_bytes()
     with pytest.raises(FileExistsError, match="exists"):
         build_lake_runs(path, data_dir=data_dir)
-    with pytest.raises(ValueError, match="runs must be an integer in 1..20"):
-        build_lake_runs(tmp_path / "x", data_dir=data_dir, runs=21)
+    with pytest.raises(ValueError, match=r"runs must be an integer in 1..99 .*runs=100"):
+        build_lake_runs(tmp_path / "x", data_dir=data_dir, runs=100)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.data
+def test_more_than_20_runs_cycle_the_alphabets_and_keep_the_first_20(data_dir, tmp_path):
+    twenty = build_lake_runs(tmp_path / "twenty", data_dir=data_dir, seed=3)
+    more = build_lake_runs(tmp_path / "more", data_dir=data_dir, seed=3, runs=45)
+    assert [r.name for r in read_lake_runs(more)][-1] == "run45"
+    info = json.loads((more / "metazoo_runs.json").read_text())["runs"]
+    assert info[:20] == json.loads((twenty / "metazoo_runs.json").read_text())["runs"]
+    for f in ("run01/class_labels.txt", "run20/training/class20.png"):
+        assert (twenty / f).read_bytes() == (more / f).read_bytes()
+    # Each pass takes every alphabet once, in its own order.
+    passes = [[r["alphabet"] for r in info[i : i + 20]] for i in (0, 20)]
+    assert sorted(passes[0]) == sorted(passes[1]) and len(set(passes[0])) == 20
+    assert passes[0] != passes[1]
+    assert len({r["alphabet"] for r in info[40:]}) == 5
 
 
 @pytest.mark.data
@@ -270,3 +287,37 @@ def test_preset_record_on_built_runs_is_reproducible(data_dir):
     # Raw-pixel nearest neighbour is a weak baseline, well above chance (0.05).
     assert 0.1 < record["accuracy"] < 0.9
     assert remeasure_built_runs(model, record, data_dir) == record
+    wide = built_runs_record(model, "pixels", data_dir=data_dir, seed=0, runs=30)
+    assert wide["runs"] == 30 and wide["trials"] == 600
+    assert wide["command"] == (
+        "metazoo lake-runs build --output runs/lake_runs30_seed0 --runs 30 --seed 0 && "
+        "metazoo eval pixels --lake-runs runs/lake_runs30_seed0 --json"
+    )
+    # Its first 20 runs are the 20-run set.
+    assert {k: v for k, v in wide["run_errors"].items() if k <= "run20"} == record["run_errors"]
+    assert remeasure_built_runs(model, wide, data_dir) == wide
+
+
+@pytest.mark.data
+def test_remeasuring_a_preset_adds_the_built_run_sizes_it_lacks(data_dir, tmp_path, monkeypatch):
+    import metazoo.lake
+    from metazoo.recipes.few_shot import remeasure
+
+    model = pixel_nearest_neighbour()
+    old = built_runs_record(model, "pixels", data_dir=data_dir, seed=0, paper=0.92)
+    episodes = {"protocol": "lake", "split": "evaluation", "ways": 5, "shots": 1,
+                "queries": 1, "episodes": 2, "seed": 0}  # fmt: skip
+    path = save_preset(
+        model, tmp_path / "pixels", {"description": "test", "evaluation": [old]}, export=False
+    )
+    monkeypatch.setattr(metazoo.lake, "PRESET_BUILT_RUNS", (20, 22))
+    records = remeasure(path, {"evaluation": [old, episodes]}, data_dir)
+    assert [(r["protocol"], r.get("runs")) for r in records] == [
+        ("lake-20way", 20),
+        ("lake-20way", 22),
+        ("lake", None),
+    ]
+    assert records[0] == old and records[1]["paper"] == 0.92 and records[1]["trials"] == 440
+    assert "--runs 22 --seed 0" in records[1]["command"]
+    # Nothing more to add the second time.
+    assert remeasure(path, {"evaluation": records}, data_dir) == records

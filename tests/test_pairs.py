@@ -125,3 +125,25 @@ def test_omniglot_background_pairs_with_hard_negatives(data_dir):
     np.testing.assert_array_equal(same, [1, 0, 1, 0, 1, 0])
     with pytest.raises(ValueError, match="split must be one of"):
         omniglot_pairs("test", data_dir=data_dir)
+
+
+@pytest.mark.data
+def test_omniglot_pairs_with_rotations_draw_from_the_rotated_classes(data_dir):
+    from metazoo.data.omniglot import load_omniglot
+
+    data = load_omniglot("lake", "background", 28, data_dir, rotations=True)
+    assert data.num_classes == 4 * 964
+    owners = {}
+    for c, drawings in enumerate(data.images):
+        for image in drawings:
+            owners.setdefault(image.tobytes(), set()).add(data.class_names[c].rsplit("/", 1)[1])
+    (a, b), _ = next(iter(omniglot_pairs("background", 32, rotations=True, data_dir=data_dir)))
+    found = [
+        owners.get(np.round(image * 255).astype(np.uint8).tobytes())
+        for image in np.concatenate([a.numpy(), b.numpy()])
+    ]
+    assert all(found), "every pair image is a drawing of the rotated background set"
+    angles = set().union(*found)
+    assert angles - {"rot000"}, f"no rotated drawing among 64 images: {angles}"
+    with pytest.raises(ValueError, match="rotations must be True, False or None"):
+        omniglot_pairs("background", rotations="yes", data_dir=data_dir)

@@ -21,6 +21,8 @@ from metazoo.data._files import fetch
 from metazoo.data.omniglot import _PATH_RE, EVALUATION, _open_zip
 
 WAYS = 20
+# Run folders are named with two digits, as in all_runs.zip.
+MAX_RUNS = 99
 LABELS_FILE = "class_labels.txt"
 MANIFEST_FILE = "metazoo_runs.json"
 
@@ -55,11 +57,17 @@ def build_lake_runs(
     `metazoo_runs.json` beside the runs records the alphabets and drawers
     (readers ignore it).
 
+    More than 20 runs (for a tighter estimate than the official 400 trials)
+    go through the 20 alphabets again, in a new order each pass, with fresh
+    characters and drawers; the first 20 runs are those that `runs=20`
+    gives with the same seed.
+
     Args:
         output: str. The folder to create.
         data_dir: str. Folder with `images_evaluation.zip` (default
             `$METAZOO_DATA_DIR`, else downloaded).
-        runs: int. How many runs (at most the 20 evaluation alphabets).
+        runs: int. How many runs, 1 to 99 (two-digit run names as in
+            `all_runs.zip`); 20 like the official set.
         seed: int. Same seed, same runs.
         overwrite: bool. Replace an existing `output`.
 
@@ -69,9 +77,9 @@ def build_lake_runs(
     read_lake_runs("runs/lake_runs_seed0")
     ```
     """
-    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= 20:
+    if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
         raise ValueError(
-            "runs must be an integer in 1..20 (one evaluation alphabet each). "
+            f"runs must be an integer in 1..{MAX_RUNS} (run folders run01..run{MAX_RUNS}). "
             f"Received: runs={runs!r}"
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
@@ -92,19 +100,25 @@ def _build(archive, names: list[str], output: Path, runs: int, seed: int) -> Pat
         alphabet, character, _, drawer = _PATH_RE.search(name).groups()
         drawings.setdefault(alphabet, {}).setdefault(character, {})[int(drawer)] = name
     eligible = sorted(a for a, chars in drawings.items() if len(chars) >= WAYS)
-    if len(eligible) < runs:
-        raise ValueError(
-            f"Only {len(eligible)} evaluation alphabets have {WAYS} characters. "
-            f"Received: runs={runs}"
-        )
+    if not eligible:
+        raise ValueError(f"No evaluation alphabet has {WAYS} characters in the archive.")
     rng = np.random.default_rng(seed)
-    alphabets = [eligible[i] for i in rng.permutation(len(eligible))[:runs]]
+    passes: list[int] = []
+
+    def next_alphabet() -> str:
+        # A new order of the alphabets each pass, drawn only when a pass is
+        # used up, so that the first runs do not depend on `runs`.
+        if not passes:
+            passes.extend(rng.permutation(len(eligible)).tolist())
+        return eligible[passes.pop(0)]
+
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     tmp.chmod(0o755)  # mkdtemp's 0o700 would hide the runs from other users
     provenance = []
     try:
-        for r, alphabet in enumerate(alphabets, 1):
+        for r in range(1, runs + 1):
+            alphabet = next_alphabet()
             chars = sorted(drawings[alphabet])
             chosen = [chars[i] for i in sorted(rng.choice(len(chars), WAYS, replace=False))]
             drawer_a, drawer_b = (

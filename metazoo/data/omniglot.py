@@ -16,7 +16,7 @@ Protocols:
   character rotated by 0/90/180/270 degrees into four classes.
 - `"lake"`: the background set (964 characters, 30 alphabets) to train, the
   evaluation set (659 characters, 20 alphabets) to test; no rotations;
-  28x28 or 105x105.
+  28x28, 56x56 or 105x105.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ VINYALS_VAL_ALPHABETS = frozenset(
     {"Hebrew", "Mkhedruli_(Georgian)", "Armenian", "Early_Aramaic", "Bengali"}
 )
 ROTATIONS = (0, 90, 180, 270)
+LAKE_IMAGE_SIZES = (28, 56, 105)
 PROTOCOLS = {
     "vinyals": ("train", "val", "test", "trainval"),
     "lake": ("background", "evaluation"),
@@ -148,7 +149,7 @@ class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
     """
 
     VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Vinyals (28x28) and Lake (28x28, 105x105) configs."}
+    RELEASE_NOTES = {"1.0.0": "Vinyals (28x28) and Lake (28x28, 56x56, 105x105) configs."}
     BUILDER_CONFIGS = [
         OmniglotConfig(
             name="vinyals",
@@ -161,6 +162,12 @@ class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
             protocol="lake",
             image_size=28,
             description="Lake background/evaluation split, 28x28.",
+        ),
+        OmniglotConfig(
+            name="lake_56",
+            protocol="lake",
+            image_size=56,
+            description="Lake background/evaluation split, 56x56.",
         ),
         OmniglotConfig(
             name="lake_105",
@@ -327,7 +334,7 @@ def _check_protocol(protocol: str, split: str, image_size: int) -> None:
             f"split must be one of {list(PROTOCOLS[protocol])} for protocol "
             f"{protocol!r}. Received: split={split!r}"
         )
-    sizes = (28,) if protocol == "vinyals" else (28, 105)
+    sizes = (28,) if protocol == "vinyals" else LAKE_IMAGE_SIZES
     if image_size not in sizes:
         raise ValueError(
             f"image_size must be one of {list(sizes)} for protocol {protocol!r}. "
@@ -344,7 +351,7 @@ def omniglot_builder(
 
     Args:
         protocol: str. `"vinyals"` or `"lake"`.
-        image_size: int. 28, or 105 for the Lake protocol.
+        image_size: int. 28, or 56 or 105 for the Lake protocol.
         data_dir: str. Folder with the official zips; defaults to
             `$METAZOO_DATA_DIR`, else the zips are downloaded.
     """
@@ -395,7 +402,7 @@ def load_omniglot(
         protocol: str. `"vinyals"` (28x28, rotations as classes) or `"lake"`.
         split: str. `"train"`, `"val"`, `"test"` or `"trainval"` (Vinyals);
             `"background"` or `"evaluation"` (Lake).
-        image_size: int. 28, or 105 for the Lake protocol.
+        image_size: int. 28, or 56 or 105 for the Lake protocol.
         data_dir: str. Folder with the official zips (default
             `$METAZOO_DATA_DIR`; downloaded when neither is given).
         rotations: bool. Each character rotated by 0/90/180/270 degrees

@@ -10,7 +10,8 @@ class Conv4(keras.Model):
     """Four blocks of [3x3 conv, batch norm, ReLU, 2x2 max-pool], then flatten.
 
     On 28x28 inputs with 64 filters the output is a 64-d embedding
-    (28 -> 14 -> 7 -> 3 -> 1); on 84x84 it is 1,600-d, on 105x105 2,304-d.
+    (28 -> 14 -> 7 -> 3 -> 1); on 56x56 it is 576-d, on 84x84 1,600-d, on
+    105x105 2,304-d.
 
     Args:
         image_shape: tuple. `(height, width, channels)` of the inputs.

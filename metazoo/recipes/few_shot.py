@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 
 import keras
 
@@ -176,15 +177,19 @@ def evaluate_preset(path, metadata: dict, args) -> dict:
 
 
 def remeasure(path, metadata: dict, data_dir=None) -> list[dict]:
-    """Measures each evaluation record of a preset again, under the protocol it states."""
+    """Measures each evaluation record of a preset again, under the protocol it states.
+
+    A preset with Lake built-runs records also gets those of
+    `metazoo.lake.PRESET_BUILT_RUNS` it lacks (seed 0), so presets trained
+    before a size was added carry the same records as new ones.
+    """
+    from metazoo.lake import PRESET_BUILT_RUNS, built_runs_record, remeasure_built_runs
     from metazoo.presets import load
 
     model = load(path)
     records = []
     for record in metadata.get("evaluation", []):
         if record["protocol"] == "lake-20way":
-            from metazoo.lake import remeasure_built_runs
-
             records.append(remeasure_built_runs(model, record, data_dir))
             continue
         fresh, _ = score_protocol(
@@ -193,4 +198,14 @@ def remeasure(path, metadata: dict, data_dir=None) -> list[dict]:
             seed=record["seed"], image_size=record.get("image_size", 28), data_dir=data_dir,
         )  # fmt: skip
         records.append({**record, **fresh})
+    lake = [r for r in records if r["protocol"] == "lake-20way"]
+    if lake:
+        have = {(r["seed"], r["runs"]) for r in lake}
+        last = records.index(lake[-1])
+        added = [
+            built_runs_record(model, Path(path).name, data_dir, paper=lake[0].get("paper"), runs=n)
+            for n in PRESET_BUILT_RUNS
+            if (0, n) not in have
+        ]
+        records[last + 1 : last + 1] = added
     return records

@@ -198,11 +198,12 @@ def run_train(args: argparse.Namespace) -> Path:
     )  # fmt: skip
     if args.protocol == "lake" and args.eval_episodes:
         # Lake's 20-way within-alphabet one-shot task, on runs built from the evaluation set.
-        from metazoo.lake import built_runs_record
+        from metazoo.lake import preset_built_runs_records
 
-        lake = built_runs_record(model, output.name, args.data_dir)
-        print(f"Lake 20-way one-shot (built runs): {100 * lake['accuracy']:.2f}%")
-        evaluation.append(lake)
+        lake = preset_built_runs_records(model, output.name, args.data_dir)
+        for record in lake:
+            print(f"Lake 20-way one-shot ({record['runs']} built runs): {record['accuracy']:.2%}")
+        evaluation += lake
     description = args.description or (
         f"Prototypical Network, Conv-4, Omniglot {args.image_size}x{args.image_size}, "
         f"trained on the {args.protocol} {split} split"

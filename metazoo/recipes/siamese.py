@@ -9,11 +9,19 @@ from pathlib import Path
 import keras
 
 from metazoo.algorithms.siamese import RandomAffine, SiameseNetwork
-from metazoo.lake import REFERENCE_ACCURACY, built_runs_record
+from metazoo.data.omniglot import LAKE_IMAGE_SIZES
+from metazoo.lake import REFERENCE_ACCURACY, preset_built_runs_records
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
-from metazoo.presets import save_preset
-from metazoo.recipes.common import add_output_arguments, backup_dir, history_summary, recipe_command
+from metazoo.presets import load, save_preset
+from metazoo.recipes.common import (
+    add_output_arguments,
+    backup_dir,
+    check_init_architecture,
+    history_summary,
+    init_lineage,
+    recipe_command,
+)
 from metazoo.recipes.few_shot import score_settings
 from metazoo.training import fit_resumable, step_decay
 
@@ -32,6 +40,7 @@ _RUN_FLAGS = (
     "same_alphabet_fraction",
     "augment",
     "seed",
+    "init_preset",
 )
 
 
@@ -57,17 +66,40 @@ def train_siamese(
     backup_dir: str | os.PathLike | None = None,
     data_dir: str | os.PathLike | None = None,
     verbose: int | str = "auto",
+    init_preset: str | os.PathLike | None = None,
+    rotations: bool = False,
 ) -> tuple[SiameseNetwork, dict]:
     """Trains a Siamese network on balanced pairs of the Lake background set.
 
     Adam with `learning_rate`, halved every `decay_every` steps; one batch of
     `batch_size` pairs per step. Resumable: rerun with the same `backup_dir`.
+    With `init_preset`, training starts from that Siamese preset's weights
+    (its architecture: image size, filters, augmentation). With `rotations`,
+    each background character rotated by 0/90/180/270 degrees is four
+    classes (still background characters only).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
     """
     keras.utils.set_random_seed(seed)
-    model = build_siamese(image_size, filters, augment)
+    if init_preset is not None:
+        model = load(init_preset, compile=False)
+        if not isinstance(model, SiameseNetwork):
+            raise ValueError(
+                "init_preset must be a Siamese network preset. "
+                f"Received: {str(init_preset)!r}, a {type(model).__name__}"
+            )
+        check_init_architecture(
+            init_preset,
+            preset={
+                "filters": getattr(model.backbone, "filters", filters),
+                "image_size": model.image_shape[0],
+                "augment": model.augmentation is not None,
+            },
+            asked={"filters": filters, "image_size": image_size, "augment": augment},
+        )
+    else:
+        model = build_siamese(image_size, filters, augment)
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
     def make_dataset(start):
@@ -79,6 +111,7 @@ def train_siamese(
             same_alphabet_fraction=same_alphabet_fraction,
             data_dir=data_dir,
             start=start,
+            rotations=bool(rotations),
         )
 
     data = {
@@ -87,6 +120,8 @@ def train_siamese(
         "image_size": image_size,
         "seed": seed,
         "same_alphabet_fraction": same_alphabet_fraction,
+        # Only when asked: the run identity of earlier backups stays the same.
+        **({"rotations": True} if rotations else {}),
     }
     history = fit_resumable(
         model, make_dataset, steps, epoch_steps, backup_dir, verbose=verbose, data=data
@@ -110,16 +145,19 @@ def train_siamese(
         "steps": steps,
         "pairs_seen": steps * batch_size,
         "same_alphabet_fraction": same_alphabet_fraction,
+        "rotations": bool(rotations),
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} steps",
         "loss": "binary cross-entropy on balanced same/different pairs",
         "seed": seed,
     }
+    if init_preset is not None:
+        training.update(init_lineage(init_preset))
     training.update(history_summary(history))
     return model, training
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--image-size", type=int, default=28, choices=[28, 105])
+    parser.add_argument("--image-size", type=int, default=28, choices=list(LAKE_IMAGE_SIZES))
     parser.add_argument("--filters", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=128, help="pairs per step (even)")
     parser.add_argument("--steps", type=int, default=30_000, help="training steps (batches)")
@@ -147,6 +185,16 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         default=1000,
         help="evaluation episodes per setting for the metadata (0: skip every evaluation)",
     )
+    parser.add_argument(
+        "--init-preset",
+        default=None,
+        help="start from this Siamese preset's weights (name or folder)",
+    )
+    parser.add_argument(
+        "--rotations",
+        action="store_true",
+        help="each background character rotated by 0/90/180/270 degrees is four classes",
+    )
     add_output_arguments(parser)
 
 
@@ -166,13 +214,18 @@ def run_train(args: argparse.Namespace) -> Path:
         seed=args.seed,
         backup_dir=backup_dir(args),
         data_dir=args.data_dir,
+        init_preset=args.init_preset,
+        rotations=args.rotations,
     )
-    training["command"] = recipe_command("siamese", args, _RUN_FLAGS)
+    training["command"] = recipe_command("siamese", args, _RUN_FLAGS, flags=("rotations",))
     evaluation = []
     if args.eval_episodes:
-        lake = built_runs_record(model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY)
-        print(f"Lake 20-way one-shot (built runs): {100 * lake['accuracy']:.2f}%")
-        evaluation.append(lake)
+        lake = preset_built_runs_records(
+            model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY
+        )
+        for record in lake:
+            print(f"Lake 20-way one-shot ({record['runs']} built runs): {record['accuracy']:.2%}")
+        evaluation += lake
         evaluation += score_settings(
             model, output.name, ((5, 1), (20, 1)), "lake", args.eval_episodes,
             image_size=args.image_size, data_dir=args.data_dir,

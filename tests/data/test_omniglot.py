@@ -45,7 +45,7 @@ def test_images_are_ink_on_zero(data_dir):
     assert np.mean(data.images == 0) > 0.5 and data.images.max() == 255
 
 
-@pytest.mark.parametrize("size", [28, 105])
+@pytest.mark.parametrize("size", [28, 56, 105])
 def test_lake_protocol(data_dir, size):
     background = load_omniglot("lake", "background", image_size=size, data_dir=data_dir)
     assert background.images.shape == (964, 20, size, size, 1)
