@@ -233,6 +233,7 @@ def run_train(args: argparse.Namespace) -> Path:
     description = args.description or (
         f"Siamese network (Koch et al.), Conv-4 towers, Omniglot {args.image_size}x"
         f"{args.image_size}, trained on the Lake background set"
+        + (" (rotations by 90/180/270 degrees as extra classes)" if args.rotations else "")
     )
     return save_preset(
         model,
