@@ -100,7 +100,12 @@ def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tm
     assert cli.main(argv) == 0
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["training"]["split"] == "background" and meta["training"]["steps"] == 4
-    assert [r["protocol"] for r in meta["evaluation"]] == ["lake-20way", "lake", "lake"]
+    assert [(r["protocol"], r.get("runs")) for r in meta["evaluation"]] == [
+        ("lake-20way", 20),
+        ("lake-20way", 80),
+        ("lake", None),
+        ("lake", None),
+    ]
     assert presets.load(out).count_params() == meta["parameters"]
     # The same command again resumes its finished backup; other settings are refused.
     assert cli.main(argv) == 0

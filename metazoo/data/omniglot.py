@@ -15,8 +15,8 @@ Protocols:
   characters (Vinyals et al. 2016, class lists of Snell et al. 2017), each
   character rotated by 0/90/180/270 degrees into four classes.
 - `"lake"`: the background set (964 characters, 30 alphabets) to train, the
-  evaluation set (659 characters, 20 alphabets) to test; no rotations;
-  28x28, 56x56 or 105x105.
+  evaluation set (659 characters, 20 alphabets) to test; rotations only
+  when asked for (`rotations=True`); 28x28, 56x56 or 105x105.
 """
 
 from __future__ import annotations
