@@ -6,8 +6,12 @@ step = one 60-way 5-shot 5-query background episode (28x28, 64 filters).
 Both are traced first, then timed over `--steps` steps, `--repeats` times
 alternately (so load from other jobs hits both alike); the figure is the
 median. Multiply by the preset's steps for its training time.
+`--image-size 56` (or 105) and `--ways` time the same recipes at other
+settings (the Lake images of that size, rotations as classes for the
+Siamese pairs and the ProtoNet, as in both presets).
 
-    python benchmarks/lake_step_cost.py [--steps 20] [--repeats 3] [--data-dir DIR]
+    python benchmarks/lake_step_cost.py [--steps 20] [--repeats 3] [--image-size 28]
+        [--ways 60] [--data-dir DIR]
 
 Prints one JSON line last.
 """
@@ -34,23 +38,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--image-size", type=int, default=28)
+    parser.add_argument("--ways", type=int, default=60, help="ways of the ProtoNet episodes")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args()
+    size = args.image_size
     keras.utils.set_random_seed(0)
-    siamese = build_siamese(image_size=28, filters=64, augment=True)
+    siamese = build_siamese(image_size=size, filters=64, augment=True)
     siamese.compile()
-    protonet = PrototypicalNetwork(Conv4(image_shape=(28, 28, 1), filters=64))
+    protonet = PrototypicalNetwork(Conv4(image_shape=(size, size, 1), filters=64))
     protonet.compile()
     jobs = {
-        "siamese_omniglot (128 pairs)": (
+        f"siamese_omniglot (128 pairs, {size}x{size})": (
             siamese,
-            omniglot_pairs("background", 128, same_alphabet_fraction=0.5, data_dir=args.data_dir),
+            omniglot_pairs(
+                "background",
+                128,
+                image_size=size,
+                same_alphabet_fraction=0.5,
+                data_dir=args.data_dir,
+                rotations=True,
+            ),
         ),
-        "protonet_omniglot_lake (60-way 5-shot 5-query)": (
+        f"protonet_omniglot_lake ({args.ways}-way 5-shot 5-query, {size}x{size})": (
             protonet,
             omniglot_episodes(
-                "background", 60, 5, 5, protocol="lake", image_size=28, data_dir=args.data_dir
-            ),
+                "background",
+                args.ways,
+                5,
+                5,
+                protocol="lake",
+                image_size=size,
+                data_dir=args.data_dir,
+                rotations=True,
+            ),  # fmt: skip
         ),
     }
     seconds = seconds_per_step(jobs, args.steps, args.repeats)

@@ -176,6 +176,16 @@ def evaluate_preset(path, metadata: dict, args) -> dict:
     return record
 
 
+def score_built_runs(model, preset: str, data_dir=None, paper: float | None = None) -> list[dict]:
+    """The Lake built-runs records of a new metric preset (`preset_built_runs_records`), printed."""
+    from metazoo.lake import preset_built_runs_records
+
+    records = preset_built_runs_records(model, preset, data_dir, paper=paper)
+    for record in records:
+        print(f"Lake 20-way one-shot ({record['runs']} built runs): {record['accuracy']:.2%}")
+    return records
+
+
 def remeasure(path, metadata: dict, data_dir=None) -> list[dict]:
     """Measures each evaluation record of a preset again, under the protocol it states.
 

@@ -23,6 +23,7 @@ from metazoo.recipes.few_shot import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
     fit_on_episodes,
+    score_built_runs,
     score_settings,
 )
 from metazoo.training import step_decay
@@ -198,12 +199,7 @@ def run_train(args: argparse.Namespace) -> Path:
     )  # fmt: skip
     if args.protocol == "lake" and args.eval_episodes:
         # Lake's 20-way within-alphabet one-shot task, on runs built from the evaluation set.
-        from metazoo.lake import preset_built_runs_records
-
-        lake = preset_built_runs_records(model, output.name, args.data_dir)
-        for record in lake:
-            print(f"Lake 20-way one-shot ({record['runs']} built runs): {record['accuracy']:.2%}")
-        evaluation += lake
+        evaluation += score_built_runs(model, output.name, args.data_dir)
     description = args.description or (
         f"Prototypical Network, Conv-4, Omniglot {args.image_size}x{args.image_size}, "
         f"trained on the {args.protocol} {split} split"

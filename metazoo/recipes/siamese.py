@@ -10,7 +10,7 @@ import keras
 
 from metazoo.algorithms.siamese import RandomAffine, SiameseNetwork
 from metazoo.data.omniglot import LAKE_IMAGE_SIZES
-from metazoo.lake import REFERENCE_ACCURACY, preset_built_runs_records
+from metazoo.lake import REFERENCE_ACCURACY
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
 from metazoo.presets import load, save_preset
@@ -22,7 +22,7 @@ from metazoo.recipes.common import (
     init_lineage,
     recipe_command,
 )
-from metazoo.recipes.few_shot import score_settings
+from metazoo.recipes.few_shot import score_built_runs, score_settings
 from metazoo.training import fit_resumable, step_decay
 
 KOCH_LAKE_ACCURACY = REFERENCE_ACCURACY["Siamese net (Koch et al. 2015)"]
@@ -220,12 +220,7 @@ def run_train(args: argparse.Namespace) -> Path:
     training["command"] = recipe_command("siamese", args, _RUN_FLAGS, flags=("rotations",))
     evaluation = []
     if args.eval_episodes:
-        lake = preset_built_runs_records(
-            model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY
-        )
-        for record in lake:
-            print(f"Lake 20-way one-shot ({record['runs']} built runs): {record['accuracy']:.2%}")
-        evaluation += lake
+        evaluation += score_built_runs(model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY)
         evaluation += score_settings(
             model, output.name, ((5, 1), (20, 1)), "lake", args.eval_episodes,
             image_size=args.image_size, data_dir=args.data_dir,
