@@ -184,3 +184,24 @@ def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tm
     argv = ["train", "meta_lstm", "--episodes", "1", "--init-preset", str(first)]
     assert cli.main(argv + other + ["--output", str(tmp_path / "x")]) == 2
     assert "'filters': 2" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_train_from_another_kind_of_preset_is_a_clear_error(tmp_path, capsys):
+    from metazoo.algorithms import MetaLSTM, PrototypicalNetwork
+
+    meta = {"description": "tiny", "kind": "few_shot_classifier", "training": {}}
+    proto = PrototypicalNetwork(Conv4(filters=2))
+    presets.save_preset(proto, tmp_path / "proto", meta, export=False)
+    lstm = MetaLSTM(Conv4(filters=2), ways=5, inner_steps=1)
+    presets.save_preset(lstm, tmp_path / "lstm", meta, export=False)
+    for recipe, start, wanted in [
+        ("meta_lstm", "proto", "MetaLSTM"),
+        ("protonet", "lstm", "PrototypicalNetwork"),
+        ("siamese", "proto", "SiameseNetwork"),
+    ]:
+        argv = ["train", recipe, "--filters", "2", "--init-preset", str(tmp_path / start)]
+        assert cli.main([*argv, "--output", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert f"init_preset must be a {wanted} preset" in err, err
+        assert type(presets.load(tmp_path / start)).__name__ in err
+        assert not (tmp_path / "x").exists()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from metazoo.presets import load_metadata
+from metazoo.presets import load, load_metadata
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +62,29 @@ def check_init_architecture(init_preset, preset: dict, asked: dict) -> None:
             f"The architecture comes from init_preset {str(init_preset)!r}: {preset}. "
             f"Received: {asked}"
         )
+
+
+def load_init_preset(init_preset, cls: type, architecture, asked: dict) -> keras.Model:
+    """Loads the preset a run continues (`--init-preset`).
+
+    Args:
+        init_preset: preset name or folder.
+        cls: the model class the recipe trains; another kind of preset is refused.
+        architecture: function of the loaded model giving the dict compared
+            with `asked` (the same keys).
+        asked: the architecture this run's arguments ask for.
+
+    Raises:
+        ValueError: if the preset is not a `cls`, or its architecture is not `asked`.
+    """
+    model = load(init_preset, compile=False)
+    if not isinstance(model, cls):
+        raise ValueError(
+            f"init_preset must be a {cls.__name__} preset. "
+            f"Received: {str(init_preset)!r}, a {type(model).__name__}"
+        )
+    check_init_architecture(init_preset, architecture(model), asked)
+    return model
 
 
 def init_lineage(init_preset) -> dict:

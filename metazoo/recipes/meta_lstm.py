@@ -10,13 +10,13 @@ import keras
 
 from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks.conv4 import Conv4
-from metazoo.presets import load, save_preset
+from metazoo.presets import save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
     backup_dir,
-    check_init_architecture,
     history_summary,
     init_lineage,
+    load_init_preset,
     recipe_command,
 )
 from metazoo.recipes.few_shot import fit_on_episodes, score_settings
@@ -79,10 +79,10 @@ def train_meta_lstm(
     inner_steps = inner_steps or paper_inner_steps(shots)
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
-        model = load(init_preset, compile=False)
-        check_init_architecture(
+        model = load_init_preset(
             init_preset,
-            preset={
+            MetaLSTM,
+            lambda model: {
                 "ways": model.ways,
                 "filters": getattr(model.backbone, "filters", filters),
                 "hidden_units": model.cell.hidden_units,

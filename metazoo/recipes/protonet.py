@@ -10,13 +10,13 @@ import keras
 
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
-from metazoo.presets import load, save_preset
+from metazoo.presets import save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
     backup_dir,
-    check_init_architecture,
     history_summary,
     init_lineage,
+    load_init_preset,
     recipe_command,
 )
 from metazoo.recipes.few_shot import (
@@ -70,10 +70,10 @@ def train_protonet(
         )
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
-        model = load(init_preset, compile=False)
-        check_init_architecture(
+        model = load_init_preset(
             init_preset,
-            preset={
+            PrototypicalNetwork,
+            lambda model: {
                 "filters": getattr(model.backbone, "filters", filters),
                 "image_size": model.image_shape[0],
             },

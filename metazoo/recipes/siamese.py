@@ -13,13 +13,13 @@ from metazoo.data.omniglot import LAKE_IMAGE_SIZES
 from metazoo.lake import REFERENCE_ACCURACY
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
-from metazoo.presets import load, save_preset
+from metazoo.presets import save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
     backup_dir,
-    check_init_architecture,
     history_summary,
     init_lineage,
+    load_init_preset,
     recipe_command,
 )
 from metazoo.recipes.few_shot import score_built_runs, score_settings
@@ -83,15 +83,10 @@ def train_siamese(
     """
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
-        model = load(init_preset, compile=False)
-        if not isinstance(model, SiameseNetwork):
-            raise ValueError(
-                "init_preset must be a Siamese network preset. "
-                f"Received: {str(init_preset)!r}, a {type(model).__name__}"
-            )
-        check_init_architecture(
+        model = load_init_preset(
             init_preset,
-            preset={
+            SiameseNetwork,
+            lambda model: {
                 "filters": getattr(model.backbone, "filters", filters),
                 "image_size": model.image_shape[0],
                 "augment": model.augmentation is not None,
