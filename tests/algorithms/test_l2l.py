@@ -241,6 +241,29 @@ def test_learned_optimizer_fit_save_and_load(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_learned_optimizer_under_mirrored_strategy_matches_one_device(jit_compile):
+    # The test process configures two logical CPUs before TF starts (conftest).
+    cpus = tf.config.list_logical_devices("CPU")
+    if len(cpus) < 2:
+        pytest.skip("needs two logical CPUs (set before TensorFlow initialised)")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
+    results = []
+    for strategy in (tf.distribute.MirroredStrategy([d.name for d in cpus[:2]]), None):
+        with strategy.scope() if strategy else tf.distribute.get_strategy().scope():
+            model = tiny_keras_model()
+            model.compile(optimizer=trained_looking_optimizer(jit_compile=jit_compile), loss="mse")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        if strategy:
+            assert model.distribute_strategy is strategy
+        results.append(model.get_weights() + [v.numpy() for v in model.optimizer.variables[2:]])
+    # Each replica takes half of every batch; the summed gradient is the same.
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert np.any(results[0][-1] != 0)
+
+
 def test_learned_optimizer_config_round_trip():
     optimizer = trained_looking_optimizer(learning_rate=0.5, clipnorm=1.0)
     config = optimizer.get_config()
