@@ -250,7 +250,12 @@ def test_learned_optimizer_under_mirrored_strategy_matches_one_device(jit_compil
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(32, 3)).astype("float32"), rng.normal(size=(32, 1)).astype("float32")
     results = []
-    for strategy in (tf.distribute.MirroredStrategy([d.name for d in cpus[:2]]), None):
+    # ReductionToOneDevice: collective all-reduce keys clash between the
+    # MirroredStrategy objects of one test process.
+    mirrored = tf.distribute.MirroredStrategy(
+        [d.name for d in cpus[:2]], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
+    for strategy in (mirrored, None):
         with strategy.scope() if strategy else tf.distribute.get_strategy().scope():
             model = tiny_keras_model()
             model.compile(optimizer=trained_looking_optimizer(jit_compile=jit_compile), loss="mse")

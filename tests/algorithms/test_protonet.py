@@ -75,7 +75,10 @@ def test_fit_under_mirrored_strategy_with_two_cpus(tiny_images):
     cpus = tf.config.list_logical_devices("CPU")
     if len(cpus) < 2:
         pytest.skip("needs two logical CPUs (set before TensorFlow initialised)")
-    strategy = tf.distribute.MirroredStrategy([d.name for d in cpus[:2]])
+    # No collective ops: two strategies' collectives in one process can clash.
+    strategy = tf.distribute.MirroredStrategy(
+        [d.name for d in cpus[:2]], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
     with strategy.scope():
         model = PrototypicalNetwork(Conv4(filters=4))
         model.compile()
