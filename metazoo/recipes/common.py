@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import keras
@@ -64,7 +64,9 @@ def check_init_architecture(init_preset, preset: dict, asked: dict) -> None:
         )
 
 
-def load_init_preset(init_preset, cls: type, architecture, asked: dict) -> keras.Model:
+def load_init_preset(
+    init_preset, cls: type, architecture: Callable[[keras.Model], dict], asked: dict
+) -> keras.Model:
     """Loads the preset a run continues (`--init-preset`).
 
     Args:
