@@ -64,6 +64,18 @@ def check_init_architecture(init_preset, preset: dict, asked: dict) -> None:
         )
 
 
+def backbone_architecture(model: keras.Model, filters: int) -> dict:
+    """A few-shot preset's backbone width and input size, as `load_init_preset` compares them.
+
+    A backbone without a `filters` attribute (not a `Conv4`) is taken to have
+    the asked `filters`.
+    """
+    return {
+        "filters": getattr(model.backbone, "filters", filters),
+        "image_size": model.image_shape[0],
+    }
+
+
 def load_init_preset(
     init_preset, cls: type, architecture: Callable[[keras.Model], dict], asked: dict
 ) -> keras.Model:

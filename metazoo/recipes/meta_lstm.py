@@ -13,6 +13,7 @@ from metazoo.networks.conv4 import Conv4
 from metazoo.presets import save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
+    backbone_architecture,
     backup_dir,
     history_summary,
     init_lineage,
@@ -84,15 +85,14 @@ def train_meta_lstm(
             MetaLSTM,
             lambda model: {
                 "ways": model.ways,
-                "filters": getattr(model.backbone, "filters", filters),
+                **backbone_architecture(model, filters),
                 "hidden_units": model.cell.hidden_units,
-                "image_size": model.image_shape[0],
             },
             asked={
                 "ways": ways,
                 "filters": filters,
-                "hidden_units": hidden_units,
                 "image_size": image_size,
+                "hidden_units": hidden_units,
             },
         )
         # The meta-learner and c_0 carry over; the inner loop takes this run's settings.

@@ -13,6 +13,7 @@ from metazoo.networks.conv4 import Conv4
 from metazoo.presets import save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
+    backbone_architecture,
     backup_dir,
     history_summary,
     init_lineage,
@@ -73,10 +74,7 @@ def train_protonet(
         model = load_init_preset(
             init_preset,
             PrototypicalNetwork,
-            lambda model: {
-                "filters": getattr(model.backbone, "filters", filters),
-                "image_size": model.image_shape[0],
-            },
+            lambda model: backbone_architecture(model, filters),
             asked={"filters": filters, "image_size": image_size},
         )
     else:

@@ -16,6 +16,7 @@ from metazoo.pairs import omniglot_pairs
 from metazoo.presets import save_preset
 from metazoo.recipes.common import (
     add_output_arguments,
+    backbone_architecture,
     backup_dir,
     history_summary,
     init_lineage,
@@ -87,8 +88,7 @@ def train_siamese(
             init_preset,
             SiameseNetwork,
             lambda model: {
-                "filters": getattr(model.backbone, "filters", filters),
-                "image_size": model.image_shape[0],
+                **backbone_architecture(model, filters),
                 "augment": model.augmentation is not None,
             },
             asked={"filters": filters, "image_size": image_size, "augment": augment},
