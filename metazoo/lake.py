@@ -40,6 +40,7 @@ __all__ = [
     "LakeScore",
     "build_lake_runs",
     "built_runs_record",
+    "compare_lake_scores",
     "lake_record",
     "model_image_size",
     "preset_built_runs_records",
@@ -301,6 +302,51 @@ def score_lake_runs(model: keras.Model, runs: list[LakeRun], batch_size: int = 5
         trials=int(hits.size),
         run_errors={r.name: float(1 - a) for r, a in zip(runs, per_run, strict=True)},
     )
+
+
+def compare_lake_scores(run_errors_a: dict, run_errors_b: dict) -> dict:
+    """Paired accuracy difference of two models on the same runs (A minus B).
+
+    Two models scored on the same runs can be compared far more precisely
+    than their separate intervals suggest: a run that is hard for one is
+    usually hard for the other. This takes the per-run accuracy difference
+    and its 95% half-width over runs, so `ci95` says whether the
+    difference is beyond run-to-run noise.
+
+    Args:
+        run_errors_a: dict. Run name -> error rate of model A (`LakeScore.run_errors`,
+            or `run_errors` of `metazoo eval --lake-runs --json`).
+        run_errors_b: dict. The same for model B, on the same runs.
+
+    Returns:
+        dict with `runs`, `accuracy_a`, `accuracy_b`, `difference`
+        (accuracy A - B, a fraction) and `ci95` (95% half-width of the
+        difference over runs), `runs_a_better`, `runs_b_better`.
+
+    Raises:
+        ValueError: if the two were not scored on the same run names.
+    """
+    if not run_errors_a or set(run_errors_a) != set(run_errors_b):
+        only_a = sorted(set(run_errors_a) - set(run_errors_b))
+        only_b = sorted(set(run_errors_b) - set(run_errors_a))
+        raise ValueError(
+            "Both models must be scored on the same runs. "
+            f"Received: {len(run_errors_a)} and {len(run_errors_b)} runs; "
+            f"only in A: {only_a[:5]}, only in B: {only_b[:5]}"
+        )
+    names = sorted(run_errors_a)
+    a = 1 - np.array([run_errors_a[n] for n in names], dtype=np.float64)
+    b = 1 - np.array([run_errors_b[n] for n in names], dtype=np.float64)
+    difference, ci95 = mean_ci95(a - b)
+    return {
+        "runs": len(names),
+        "accuracy_a": float(a.mean()),
+        "accuracy_b": float(b.mean()),
+        "difference": difference,
+        "ci95": ci95,
+        "runs_a_better": int((a > b).sum()),
+        "runs_b_better": int((a < b).sum()),
+    }
 
 
 def model_image_size(model: keras.Model) -> int:

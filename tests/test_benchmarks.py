@@ -30,3 +30,29 @@ def test_l2l_step_cost_times_adam_and_both_learned_variants(data_dir, capsys):
     assert set(result["rule_only_ms"]) == {"rule_plain", "rule_xla", "matmuls_only"}
     assert result["ratio"] == pytest.approx(result["learned_ms"] / result["adam_ms"], rel=0.01)
     assert '"benchmark": "l2l_step_cost"' in capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.data
+def test_lake_compare_pairs_two_presets_on_the_same_built_runs(data_dir, tmp_path, capsys):
+    import keras
+
+    from metazoo.algorithms import PrototypicalNetwork
+    from metazoo.networks import Conv4
+    from metazoo.presets import save_preset
+
+    keras.utils.set_random_seed(0)
+    for name in ("a", "b"):
+        save_preset(
+            PrototypicalNetwork(Conv4(filters=2)),
+            tmp_path / name,
+            {"description": name},
+            export=False,
+        )
+    benchmark = load_benchmark("lake_compare")
+    argv = [str(tmp_path / "a"), str(tmp_path / "b"), "--runs", "2", "--data-dir", str(data_dir)]
+    result = benchmark.main(argv)
+    assert result["runs"] == 2 and result["lake_runs"].endswith("--runs 2 --seed 0")
+    assert result["difference"] == pytest.approx(result["accuracy_a"] - result["accuracy_b"])
+    same = benchmark.main([str(tmp_path / "a"), str(tmp_path / "a"), *argv[2:]])
+    assert same["difference"] == same["ci95"] == 0 and same["runs_a_better"] == 0
+    assert '"benchmark": "lake_compare"' in capsys.readouterr().out.splitlines()[-1]

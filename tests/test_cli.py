@@ -4,7 +4,7 @@ import keras
 import pytest
 
 from metazoo import cli, presets
-from metazoo.algorithms import PrototypicalNetwork
+from metazoo.algorithms import PrototypicalNetwork, RandomAffine
 from metazoo.networks import Conv4
 
 
@@ -89,6 +89,29 @@ def test_train_protonet_lake_with_rotations(data_dir, tmp_path, capsys):
     assert cli.main(argv[:-4] + ["--output", str(tmp_path / "v"), *argv[-2:]]) == 2
     assert "rotations applies to the Lake protocol" in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.data
+def test_train_protonet_adds_augmentation_to_its_init_preset(data_dir, tmp_path):
+    base = ["train", "protonet", "--protocol", "lake", "--ways", "5", "--shots", "1",
+            "--queries", "1", "--episodes", "2", "--epoch-episodes", "1", "--filters", "4",
+            "--eval-episodes", "0", "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main([*base, "--output", str(tmp_path / "p")]) == 0
+    first = presets.load(tmp_path / "p")
+    assert first.augmentation is None
+    out = tmp_path / "p_aug"
+    argv = [*base, "--init-preset", str(tmp_path / "p"), "--augment", "--learning-rate", "0",
+            "--output", str(out)]  # fmt: skip
+    assert cli.main(argv) == 0
+    training = json.loads((out / "metadata.json").read_text())["training"]
+    assert training["augmentation"].startswith("RandomAffine (Koch et al.)")
+    assert training["init_training"]["augmentation"] is None
+    assert cli.build_parser().parse_args(training["command"].split()[1:]).augment
+    loaded = presets.load(out)
+    assert isinstance(loaded.augmentation, RandomAffine)
+    # A learning rate of 0 keeps the starting weights: they came from the preset.
+    kernel = first.backbone.get_layer("block0_conv").kernel.numpy()
+    assert (loaded.backbone.get_layer("block0_conv").kernel.numpy() == kernel).all()
 
 
 @pytest.mark.data

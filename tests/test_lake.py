@@ -14,6 +14,7 @@ from metazoo.cli import main
 from metazoo.lake import (
     build_lake_runs,
     built_runs_record,
+    compare_lake_scores,
     lake_record,
     read_lake_runs,
     remeasure_built_runs,
@@ -103,6 +104,21 @@ def test_scores_golden_values(runs_dir):
     assert record["accuracy"] == 0.95 and record["error_rate"] == 0.05
     assert record["run_errors"] == {"run01": 0.0, "run02": 0.1}
     assert record["protocol"] == "lake-20way" and record["trials"] == 40 and record["runs"] == 2
+
+
+def test_paired_comparison_golden_values_and_mismatched_runs():
+    a = {"run01": 0.1, "run02": 0.2, "run03": 0.0}
+    b = {"run01": 0.2, "run02": 0.2, "run03": 0.3}
+    result = compare_lake_scores(a, b)
+    # Per-run accuracy differences 0.1, 0.0, 0.3: mean 0.1333, std 0.1247.
+    assert result["runs"] == 3 and result["runs_a_better"] == 2 and result["runs_b_better"] == 0
+    assert result["difference"] == pytest.approx(0.4 / 3)
+    assert result["ci95"] == pytest.approx(1.96 * np.std([0.1, 0.0, 0.3]) / np.sqrt(3))
+    assert result["accuracy_a"] == pytest.approx(0.9) and result["accuracy_b"] == pytest.approx(
+        0.7666667
+    )
+    with pytest.raises(ValueError, match=r"same runs.*only in B: \['run04'\]"):
+        compare_lake_scores(a, {**b, "run04": 0.0})
 
 
 def _remove(path):

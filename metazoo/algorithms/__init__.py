@@ -1,10 +1,11 @@
 """The meta-learning algorithms: one module each."""
 
+from metazoo.algorithms.augmentation import RandomAffine
 from metazoo.algorithms.base import FewShotClassifier
 from metazoo.algorithms.l2l import L2LMetaTrainer, LearnedOptimizer
 from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell
 from metazoo.algorithms.protonet import PrototypicalNetwork
-from metazoo.algorithms.siamese import RandomAffine, SiameseNetwork
+from metazoo.algorithms.siamese import SiameseNetwork
 
 __all__ = [
     "FewShotClassifier",

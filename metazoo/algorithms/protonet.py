@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from metazoo.algorithms.augmentation import resolve_augmentation
 from metazoo.algorithms.base import FewShotClassifier, embed_episode
 
 # Logit of a class id that has no support example in the episode.
@@ -51,6 +52,10 @@ class PrototypicalNetwork(FewShotClassifier):
 
     Args:
         backbone: keras.Model. Maps images `[n, H, W, C]` to embeddings `[n, d]`.
+        augmentation: `None` (default, Snell et al.'s recipe), `"koch"` for
+            Koch et al.'s random affine distortions (`RandomAffine()`), or any
+            Keras layer; applied to every support and query image in
+            training only, so `model(episode)` at inference is undistorted.
 
     Example:
     ```python
@@ -65,25 +70,42 @@ class PrototypicalNetwork(FewShotClassifier):
         Learning", NeurIPS 2017.
     """
 
-    def __init__(self, backbone: keras.Model, **kwargs):
+    def __init__(
+        self,
+        backbone: keras.Model,
+        augmentation: keras.layers.Layer | str | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if not isinstance(backbone, keras.Model):
             raise ValueError(f"backbone must be a keras.Model. Received: {type(backbone).__name__}")
         self.backbone = backbone
+        self.augmentation = resolve_augmentation(augmentation)
         self.image_shape = tuple(backbone.input_shape[1:])
         self.built = True  # All weights live in the (built) backbone.
 
+    def embed(self, images, training=False):
+        """Backbone embeddings of `images`, distorted first when training with an augmentation."""
+        if training and self.augmentation is not None:
+            images = self.augmentation(images, training=True)
+        return self.backbone(images, training=training)
+
     def episode_logits(self, support, support_labels, query, training=False):
-        support_emb, query_emb = embed_episode(self.backbone, support, query, training)
+        support_emb, query_emb = embed_episode(self.embed, support, query, training)
         return prototype_logits(support_emb, support_labels, query_emb)
 
     def get_config(self):
         config = super().get_config()
         config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
+        config["augmentation"] = (
+            keras.saving.serialize_keras_object(self.augmentation) if self.augmentation else None
+        )
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        if config.get("augmentation"):
+            config["augmentation"] = keras.saving.deserialize_keras_object(config["augmentation"])
         return cls(**config)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 
+from metazoo.algorithms.augmentation import KOCH_AFFINE
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import save_preset
@@ -48,6 +49,7 @@ def train_protonet(
     init_preset: str | os.PathLike | None = None,
     same_alphabet_fraction: float = 0.0,
     rotations: bool = False,
+    augment: bool = False,
     verbose: int | str = "auto",
 ) -> tuple[PrototypicalNetwork, dict]:
     """Trains a Prototypical Network on Omniglot with Snell et al.'s recipe.
@@ -59,7 +61,10 @@ def train_protonet(
     of the episodes take all their classes from one alphabet (hard episodes
     like Lake's within-alphabet task). `rotations` makes each training
     character rotated by 0/90/180/270 degrees four classes on the Lake
-    protocol (the Vinyals split always has them).
+    protocol (the Vinyals split always has them). `augment` distorts every
+    training image with Koch et al.'s random affine transforms
+    (`RandomAffine`); it is a training choice, not part of the architecture,
+    so a run may add it to (or drop it from) its `init_preset`.
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
@@ -77,8 +82,10 @@ def train_protonet(
             lambda model: backbone_architecture(model, filters),
             asked={"filters": filters, "image_size": image_size},
         )
+        backbone = model.backbone
     else:
-        model = PrototypicalNetwork(Conv4(image_shape=(image_size, image_size, 1), filters=filters))
+        backbone = Conv4(image_shape=(image_size, image_size, 1), filters=filters)
+    model = PrototypicalNetwork(backbone, augmentation="koch" if augment else None)
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
     history, data = fit_on_episodes(
@@ -106,6 +113,7 @@ def train_protonet(
         "backbone": f"Conv4(filters={filters})",
         "same_alphabet_fraction": same_alphabet_fraction,
         "rotations": bool(rotations or protocol == "vinyals"),
+        "augmentation": KOCH_AFFINE if augment else None,
         "seed": seed,
     }
     if init_preset is not None:
@@ -157,6 +165,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="Lake protocol: each character rotated by 0/90/180/270 degrees is four "
         "training classes (the Vinyals split always has them)",
     )
+    parser.add_argument(
+        "--augment",
+        action="store_true",
+        help="distort every training image with Koch et al.'s random affine transforms",
+    )
 
 
 _RECORDED_OPTIONS = (
@@ -187,8 +200,11 @@ def run_train(args: argparse.Namespace) -> Path:
         init_preset=args.init_preset,
         same_alphabet_fraction=args.same_alphabet_fraction,
         rotations=args.rotations,
+        augment=args.augment,
     )
-    training["command"] = recipe_command("protonet", args, _RECORDED_OPTIONS, flags=("rotations",))
+    training["command"] = recipe_command(
+        "protonet", args, _RECORDED_OPTIONS, flags=("rotations", "augment")
+    )
     settings = STANDARD_SETTINGS if args.eval_episodes else ()
     paper = PAPER_PROTONET_OMNIGLOT if args.protocol == "vinyals" else None
     evaluation = score_settings(
@@ -202,6 +218,7 @@ def run_train(args: argparse.Namespace) -> Path:
         f"Prototypical Network, Conv-4, Omniglot {args.image_size}x{args.image_size}, "
         f"trained on the {args.protocol} {split} split"
         + (" (rotations by 90/180/270 degrees as extra classes)" if args.rotations else "")
+        + (", Koch et al.'s affine distortions" if args.augment else "")
     )
     return save_preset(
         model,

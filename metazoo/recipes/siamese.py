@@ -8,7 +8,8 @@ from pathlib import Path
 
 import keras
 
-from metazoo.algorithms.siamese import RandomAffine, SiameseNetwork
+from metazoo.algorithms.augmentation import KOCH_AFFINE, RandomAffine
+from metazoo.algorithms.siamese import SiameseNetwork
 from metazoo.data.omniglot import LAKE_IMAGE_SIZES
 from metazoo.lake import REFERENCE_ACCURACY
 from metazoo.networks.conv4 import Conv4
@@ -130,12 +131,7 @@ def train_siamese(
         f"{model.backbone.output_shape[-1]}-d embedding (Koch et al. used a larger net on "
         "105x105; this one trains on a CPU)",
         "distance": "sigmoid(w . |f(a) - f(b)| + b)",
-        "augmentation": (
-            "RandomAffine (Koch et al.): rotation 10 deg, shear 0.3, scale 0.2, "
-            "translation 0.02, each with probability 0.5"
-            if augment
-            else None
-        ),
+        "augmentation": KOCH_AFFINE if augment else None,
         "batch_size": batch_size,
         "steps": steps,
         "pairs_seen": steps * batch_size,

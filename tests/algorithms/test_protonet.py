@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from metazoo.algorithms.augmentation import RandomAffine
 from metazoo.algorithms.protonet import (
     MISSING_CLASS_LOGIT,
     PrototypicalNetwork,
@@ -58,8 +59,30 @@ def test_learns_tiny_task(tiny_images):
     assert after["loss"] < before and after["accuracy"] > 0.8  # chance is 0.25
 
 
+def test_augmentation_distorts_training_images_only_and_is_saved(tiny_images, tmp_path):
+    keras.utils.set_random_seed(0)
+    backbone = Conv4(filters=4)
+    model = PrototypicalNetwork(backbone, augmentation=RandomAffine(probability=1.0, seed=2))
+    plain = PrototypicalNetwork(backbone)
+    images = tiny_images[:6, 0].astype(np.float32) / 255
+    episode = (images[:4], np.int32([0, 0, 1, 1]), images[4:])
+    # Inference is undistorted: the same logits as without augmentation.
+    np.testing.assert_array_equal(model(episode), plain(episode))
+    # In training every image is distorted before the backbone.
+    distorted = model.embed(images, training=True)
+    assert not np.allclose(distorted, backbone(images, training=True), atol=1e-3)
+    np.testing.assert_allclose(model.embed(images), backbone(images), atol=1e-6)
+    model.compile()
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.augmentation, RandomAffine)
+    assert loaded.augmentation.probability == 1.0 and plain.augmentation is None
+    with pytest.raises(ValueError, match="augmentation must be 'koch', a keras Layer or None"):
+        PrototypicalNetwork(backbone, augmentation="flip")
+
+
 def test_train_step_compiles_with_xla(tiny_images):
-    model = PrototypicalNetwork(Conv4(filters=4))
+    model = PrototypicalNetwork(Conv4(filters=4), augmentation="koch")
     model.compile(jit_compile=True)
     history = model.fit(
         episodes_from_array(tiny_images, 3, 1, 2),

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from metazoo.algorithms.augmentation import RandomAffine, affine_warp
 from metazoo.algorithms.protonet import MISSING_CLASS_LOGIT
-from metazoo.algorithms.siamese import RandomAffine, SiameseNetwork, affine_warp, class_scores
+from metazoo.algorithms.siamese import SiameseNetwork, class_scores
 from metazoo.cli import main
 from metazoo.episodes import episodes_from_array
 from metazoo.evaluation import evaluate_episodes
