@@ -56,3 +56,17 @@ def test_lake_compare_pairs_two_presets_on_the_same_built_runs(data_dir, tmp_pat
     same = benchmark.main([str(tmp_path / "a"), str(tmp_path / "a"), *argv[2:]])
     assert same["difference"] == same["ci95"] == 0 and same["runs_a_better"] == 0
     assert '"benchmark": "lake_compare"' in capsys.readouterr().out.splitlines()[-1]
+
+
+@pytest.mark.data
+def test_lake_step_cost_times_both_recipes(data_dir, capsys):
+    benchmark = load_benchmark("lake_step_cost")
+    argv = ["--steps", "1", "--repeats", "1", "--ways", "5", "--shots", "1", "--augment"]
+    result = benchmark.main([*argv, "--data-dir", str(data_dir)])
+    names = sorted(result["seconds_per_step"])
+    assert names == [
+        "protonet_omniglot_lake (5-way 1-shot 5-query, 28x28, distorted)",
+        "siamese_omniglot (128 pairs, 28x28)",
+    ]
+    assert all(value > 0 for value in result["seconds_per_step"].values())
+    assert '"seconds_per_step"' in capsys.readouterr().out.splitlines()[-1]
