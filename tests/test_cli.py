@@ -1,11 +1,10 @@
 import json
 
 import keras
-import numpy as np
 import pytest
 
 from metazoo import cli, presets
-from metazoo.algorithms import PrototypicalNetwork, RandomAffine, SiameseNetwork
+from metazoo.algorithms import PrototypicalNetwork, RandomAffine
 from metazoo.networks import Conv4
 
 
@@ -90,44 +89,6 @@ def test_train_protonet_lake_with_rotations(data_dir, tmp_path, capsys):
     assert cli.main(argv[:-4] + ["--output", str(tmp_path / "v"), *argv[-2:]]) == 2
     assert "rotations applies to the Lake protocol" in capsys.readouterr().err
     assert not (tmp_path / "v").exists()
-
-
-@pytest.mark.data
-def test_train_siamese_towers_from_a_protonet_backbone(data_dir, tmp_path, capsys):
-    proto = ["train", "protonet", "--protocol", "lake", "--ways", "5", "--shots", "1",
-             "--queries", "1", "--episodes", "2", "--epoch-episodes", "1", "--filters", "2",
-             "--eval-episodes", "0", "--data-dir", str(data_dir),
-             "--output", str(tmp_path / "p")]  # fmt: skip
-    assert cli.main(proto) == 0
-    base = ["train", "siamese", "--filters", "2", "--batch-size", "8", "--steps", "2",
-            "--epoch-steps", "1", "--eval-episodes", "0", "--learning-rate", "0.01",
-            "--data-dir", str(data_dir)]  # fmt: skip
-    out = tmp_path / "s"
-    argv = [*base, "--init-backbone", str(tmp_path / "p"), "--freeze-backbone"]
-    assert cli.main([*argv, "--output", str(out)]) == 0
-    training = json.loads((out / "metadata.json").read_text())["training"]
-    assert training["init_backbone"] == "p" and training["frozen_backbone"] is True
-    assert training["init_backbone_training"]["algorithm"] == "protonet"
-    parsed = cli.build_parser().parse_args(training["command"].split()[1:])
-    assert parsed.init_backbone == str(tmp_path / "p") and parsed.init_preset is None
-    assert parsed.freeze_backbone
-    # Frozen towers keep every weight of the ProtoNet's backbone, batch-norm
-    # statistics included; the distance weights were trained.
-    loaded = presets.load(out)
-    assert isinstance(loaded, SiameseNetwork) and loaded.backbone.trainable
-    for got, want in zip(loaded.backbone.weights, presets.load(tmp_path / "p").backbone.weights,
-                         strict=True):  # fmt: skip
-        assert (got.numpy() == want.numpy()).all(), got.path
-    assert not np.allclose(loaded.head.kernel.numpy(), -1 / loaded.head.kernel.shape[0])
-    # Another width than the backbone's, or both starting points, are refused.
-    assert cli.main([*base, "--init-backbone", str(tmp_path / "p"), "--filters", "4",
-                     "--output", str(tmp_path / "x")]) == 2  # fmt: skip
-    assert "architecture comes from init_preset" in capsys.readouterr().err
-    argv = [*base, "--init-backbone", str(tmp_path / "p"), "--init-preset", str(out),
-            "--output", str(tmp_path / "x")]  # fmt: skip
-    assert cli.main(argv) == 2
-    assert "not both" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.data

@@ -101,31 +101,6 @@ def load_init_preset(
     return model
 
 
-def load_init_backbone(init_backbone, filters: int, image_size: int) -> keras.Model:
-    """The trained backbone of a few-shot preset, to start another model's from (`--init-backbone`).
-
-    Args:
-        init_backbone: preset name or folder of any model with a `backbone`
-            (ProtoNet, Siamese, ...).
-        filters, image_size: the architecture the run asks for.
-
-    Raises:
-        ValueError: if the preset has no backbone, or another architecture.
-    """
-    model = load(init_backbone, compile=False)
-    if not isinstance(getattr(model, "backbone", None), keras.Model):
-        raise ValueError(
-            "init_backbone must be a preset of a model with a backbone (a few-shot "
-            f"classifier). Received: {str(init_backbone)!r}, a {type(model).__name__}"
-        )
-    check_init_architecture(
-        init_backbone,
-        backbone_architecture(model, filters),
-        {"filters": filters, "image_size": image_size},
-    )
-    return model.backbone
-
-
 def init_lineage(init_preset) -> dict:
     """Where a run started: `init_preset`'s name and its own training record.
 

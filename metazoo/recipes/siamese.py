@@ -21,7 +21,6 @@ from metazoo.recipes.common import (
     backup_dir,
     history_summary,
     init_lineage,
-    load_init_backbone,
     load_init_preset,
     recipe_command,
 )
@@ -44,9 +43,7 @@ _RUN_FLAGS = (
     "augment",
     "seed",
     "init_preset",
-    "init_backbone",
 )
-_RUN_SWITCHES = ("rotations", "freeze_backbone")
 
 
 def build_siamese(image_size: int = 28, filters: int = 64, augment: bool = True) -> SiameseNetwork:
@@ -73,31 +70,19 @@ def train_siamese(
     verbose: int | str = "auto",
     init_preset: str | os.PathLike | None = None,
     rotations: bool = False,
-    init_backbone: str | os.PathLike | None = None,
-    freeze_backbone: bool = False,
 ) -> tuple[SiameseNetwork, dict]:
     """Trains a Siamese network on balanced pairs of the Lake background set.
 
     Adam with `learning_rate`, halved every `decay_every` steps; one batch of
     `batch_size` pairs per step. Resumable: rerun with the same `backup_dir`.
     With `init_preset`, training starts from that Siamese preset's weights
-    (its architecture: image size, filters, augmentation). With
-    `init_backbone`, only the towers start from another few-shot preset's
-    trained backbone (say, a ProtoNet's; same filters and image size) and
-    the distance weights start fresh. `freeze_backbone` trains the distance
-    weights alone (the towers, batch-norm statistics included, stay as they
-    start; the saved preset's towers are trainable again). With `rotations`,
+    (its architecture: image size, filters, augmentation). With `rotations`,
     each background character rotated by 0/90/180/270 degrees is four
     classes (still background characters only).
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
     """
-    if init_preset is not None and init_backbone is not None:
-        raise ValueError(
-            "Give init_preset (the whole Siamese net) or init_backbone (its towers), not both. "
-            f"Received: init_preset={str(init_preset)!r}, init_backbone={str(init_backbone)!r}"
-        )
     keras.utils.set_random_seed(seed)
     if init_preset is not None:
         model = load_init_preset(
@@ -111,12 +96,6 @@ def train_siamese(
         )
     else:
         model = build_siamese(image_size, filters, augment)
-    if init_backbone is not None:
-        model.backbone.set_weights(
-            load_init_backbone(init_backbone, filters, image_size).get_weights()
-        )
-    # Frozen, Keras runs the towers' batch norm in inference mode: nothing of them changes.
-    model.backbone.trainable = not freeze_backbone
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
     def make_dataset(start):
@@ -143,7 +122,6 @@ def train_siamese(
     history = fit_resumable(
         model, make_dataset, steps, epoch_steps, backup_dir, verbose=verbose, data=data
     )
-    model.backbone.trainable = True  # a loaded preset fine-tunes as a whole
     training = {
         "algorithm": "siamese",
         "protocol": "lake",
@@ -159,17 +137,12 @@ def train_siamese(
         "pairs_seen": steps * batch_size,
         "same_alphabet_fraction": same_alphabet_fraction,
         "rotations": bool(rotations),
-        "frozen_backbone": bool(freeze_backbone),
         "optimizer": f"Adam({learning_rate}), halved every {decay_every} steps",
         "loss": "binary cross-entropy on balanced same/different pairs",
         "seed": seed,
     }
     if init_preset is not None:
         training.update(init_lineage(init_preset))
-    if init_backbone is not None:
-        lineage = init_lineage(init_backbone)
-        training["init_backbone"] = lineage["init_preset"]
-        training["init_backbone_training"] = lineage["init_training"]
     training.update(history_summary(history))
     return model, training
 
@@ -209,16 +182,6 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this Siamese preset's weights (name or folder)",
     )
     parser.add_argument(
-        "--init-backbone",
-        default=None,
-        help="start the towers from this few-shot preset's backbone, e.g. a ProtoNet's",
-    )
-    parser.add_argument(
-        "--freeze-backbone",
-        action="store_true",
-        help="train the distance weights alone (the towers stay as they start)",
-    )
-    parser.add_argument(
         "--rotations",
         action="store_true",
         help="each background character rotated by 0/90/180/270 degrees is four classes",
@@ -244,10 +207,8 @@ def run_train(args: argparse.Namespace) -> Path:
         data_dir=args.data_dir,
         init_preset=args.init_preset,
         rotations=args.rotations,
-        init_backbone=args.init_backbone,
-        freeze_backbone=args.freeze_backbone,
     )
-    training["command"] = recipe_command("siamese", args, _RUN_FLAGS, flags=_RUN_SWITCHES)
+    training["command"] = recipe_command("siamese", args, _RUN_FLAGS, flags=("rotations",))
     evaluation = []
     if args.eval_episodes:
         evaluation += score_built_runs(model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY)
