@@ -194,3 +194,10 @@ def resolve_augmentation(augmentation):
             f"Received: augmentation={augmentation!r}"
         )
     return augmentation
+
+
+def embed_augmented(backbone, augmentation, images, training=False):
+    """`backbone(images)`, the images distorted by `augmentation` first when training."""
+    if training and augmentation is not None:
+        images = augmentation(images, training=True)
+    return backbone(images, training=training)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from metazoo.algorithms.augmentation import resolve_augmentation
+from metazoo.algorithms.augmentation import embed_augmented, resolve_augmentation
 from metazoo.algorithms.base import FewShotClassifier, embed_episode
 
 # Logit of a class id that has no support example in the episode.
@@ -82,13 +82,11 @@ class PrototypicalNetwork(FewShotClassifier):
         self.backbone = backbone
         self.augmentation = resolve_augmentation(augmentation)
         self.image_shape = tuple(backbone.input_shape[1:])
-        self.built = True  # All weights live in the (built) backbone.
+        self.built = True  # All weights live in the (built) backbone and augmentation.
 
     def embed(self, images, training=False):
         """Backbone embeddings of `images`, distorted first when training with an augmentation."""
-        if training and self.augmentation is not None:
-            images = self.augmentation(images, training=True)
-        return self.backbone(images, training=training)
+        return embed_augmented(self.backbone, self.augmentation, images, training)
 
     def episode_logits(self, support, support_labels, query, training=False):
         support_emb, query_emb = embed_episode(self.embed, support, query, training)

@@ -8,6 +8,7 @@ import tensorflow as tf
 from metazoo.algorithms.augmentation import (  # RandomAffine, affine_warp: re-exported
     RandomAffine,  # noqa: F401
     affine_warp,  # noqa: F401
+    embed_augmented,
     resolve_augmentation,
 )
 from metazoo.algorithms.base import FewShotClassifier, embed_episode
@@ -111,9 +112,7 @@ class SiameseNetwork(FewShotClassifier):
 
     def embed(self, images, training=False):
         """Tower outputs for `images`, distorted first when training."""
-        if training and self.augmentation is not None:
-            images = self.augmentation(images, training=True)
-        return self.backbone(images, training=training)
+        return embed_augmented(self.backbone, self.augmentation, images, training)
 
     def pair_logits(self, images_a, images_b, training=False):
         """Logits of P(same) `[batch, 1]`; both halves go through the tower as one batch."""
