@@ -4,7 +4,7 @@ import keras
 import pytest
 
 from metazoo import cli, presets
-from metazoo.algorithms import PrototypicalNetwork, RandomAffine
+from metazoo.algorithms import CenterInk, PrototypicalNetwork, RandomAffine
 from metazoo.networks import Conv4
 
 
@@ -92,7 +92,7 @@ def test_train_protonet_lake_with_rotations(data_dir, tmp_path, capsys):
 
 
 @pytest.mark.data
-def test_train_protonet_adds_augmentation_to_its_init_preset(data_dir, tmp_path):
+def test_train_protonet_adds_augmentation_and_centering_to_its_init_preset(data_dir, tmp_path):
     base = ["train", "protonet", "--protocol", "lake", "--ways", "5", "--shots", "1",
             "--queries", "1", "--episodes", "2", "--epoch-episodes", "1", "--filters", "4",
             "--eval-episodes", "0", "--data-dir", str(data_dir)]  # fmt: skip
@@ -100,15 +100,18 @@ def test_train_protonet_adds_augmentation_to_its_init_preset(data_dir, tmp_path)
     first = presets.load(tmp_path / "p")
     assert first.augmentation is None
     out = tmp_path / "p_aug"
-    argv = [*base, "--init-preset", str(tmp_path / "p"), "--augment", "--learning-rate", "0",
-            "--output", str(out)]  # fmt: skip
+    argv = [*base, "--init-preset", str(tmp_path / "p"), "--augment", "--center",
+            "--learning-rate", "0", "--output", str(out)]  # fmt: skip
     assert cli.main(argv) == 0
     training = json.loads((out / "metadata.json").read_text())["training"]
     assert training["augmentation"].startswith("RandomAffine (Koch et al.)")
+    assert training["preprocessing"].startswith("CenterInk")
     assert training["init_training"]["augmentation"] is None
-    assert cli.build_parser().parse_args(training["command"].split()[1:]).augment
+    parsed = cli.build_parser().parse_args(training["command"].split()[1:])
+    assert parsed.augment and parsed.center
     loaded = presets.load(out)
     assert isinstance(loaded.augmentation, RandomAffine)
+    assert isinstance(loaded.preprocessing, CenterInk)
     # A learning rate of 0 keeps the starting weights: they came from the preset.
     kernel = first.backbone.get_layer("block0_conv").kernel.numpy()
     assert (loaded.backbone.get_layer("block0_conv").kernel.numpy() == kernel).all()
@@ -143,18 +146,21 @@ def test_train_siamese_from_a_preset_with_rotations(data_dir, tmp_path, capsys):
     assert cli.main([*base, "--output", str(tmp_path / "s")]) == 0
     first = presets.load(tmp_path / "s")
     out = tmp_path / "s_rot"
-    argv = [*base, "--init-preset", str(tmp_path / "s"), "--rotations", "--learning-rate", "0",
-            "--output", str(out)]  # fmt: skip
+    argv = [*base, "--init-preset", str(tmp_path / "s"), "--rotations", "--center",
+            "--learning-rate", "0", "--output", str(out)]  # fmt: skip
     assert cli.main(argv) == 0
     training = json.loads((out / "metadata.json").read_text())["training"]
     assert training["rotations"] is True and training["split"] == "background"
     assert training["init_preset"] == "s" and training["init_training"]["rotations"] is False
     parsed = cli.build_parser().parse_args(training["command"].split()[1:])
-    assert parsed.rotations and parsed.init_preset == str(tmp_path / "s")
-    # A learning rate of 0 keeps the starting weights: they came from the preset.
+    assert parsed.rotations and parsed.center and parsed.init_preset == str(tmp_path / "s")
+    # A learning rate of 0 keeps the starting weights: they came from the preset,
+    # the distance weights too; centring was added.
     kernel = first.backbone.get_layer("block0_conv").kernel.numpy()
-    loaded = presets.load(out).backbone.get_layer("block0_conv").kernel.numpy()
-    assert (kernel == loaded).all()
+    loaded = presets.load(out)
+    assert (loaded.backbone.get_layer("block0_conv").kernel.numpy() == kernel).all()
+    assert (loaded.head.kernel.numpy() == first.head.kernel.numpy()).all()
+    assert isinstance(loaded.preprocessing, CenterInk) and first.preprocessing is None
     # Another architecture than the preset's is refused before any training.
     assert cli.main([*argv[:-1], str(tmp_path / "x"), "--filters", "4"]) == 2
     assert "architecture comes from init_preset" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """The meta-learning algorithms: one module each."""
 
-from metazoo.algorithms.augmentation import RandomAffine
+from metazoo.algorithms.augmentation import CenterInk, RandomAffine
 from metazoo.algorithms.base import FewShotClassifier
 from metazoo.algorithms.l2l import L2LMetaTrainer, LearnedOptimizer
 from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell
@@ -8,6 +8,7 @@ from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.algorithms.siamese import SiameseNetwork
 
 __all__ = [
+    "CenterInk",
     "FewShotClassifier",
     "L2LMetaTrainer",
     "LearnedOptimizer",

@@ -5,7 +5,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from metazoo.algorithms.augmentation import embed_augmented, resolve_augmentation
+from metazoo.algorithms.augmentation import (
+    deserialize_layers,
+    embed_images,
+    resolve_augmentation,
+    resolve_preprocessing,
+    serialize_layer,
+)
 from metazoo.algorithms.base import FewShotClassifier, embed_episode
 
 # Logit of a class id that has no support example in the episode.
@@ -56,6 +62,10 @@ class PrototypicalNetwork(FewShotClassifier):
             Koch et al.'s random affine distortions (`RandomAffine()`), or any
             Keras layer; applied to every support and query image in
             training only, so `model(episode)` at inference is undistorted.
+        preprocessing: `None` (default), `"center"` for `CenterInk()` (each
+            drawing's ink moved to the middle by whole pixels), or any Keras
+            layer; applied to every image, in training and at inference,
+            before any augmentation.
 
     Example:
     ```python
@@ -74,6 +84,7 @@ class PrototypicalNetwork(FewShotClassifier):
         self,
         backbone: keras.Model,
         augmentation: keras.layers.Layer | str | None = None,
+        preprocessing: keras.layers.Layer | str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -81,12 +92,13 @@ class PrototypicalNetwork(FewShotClassifier):
             raise ValueError(f"backbone must be a keras.Model. Received: {type(backbone).__name__}")
         self.backbone = backbone
         self.augmentation = resolve_augmentation(augmentation)
+        self.preprocessing = resolve_preprocessing(preprocessing)
         self.image_shape = tuple(backbone.input_shape[1:])
-        self.built = True  # All weights live in the (built) backbone and augmentation.
+        self.built = True  # All weights live in the (built) backbone and image layers.
 
     def embed(self, images, training=False):
-        """Backbone embeddings of `images`, distorted first when training with an augmentation."""
-        return embed_augmented(self.backbone, self.augmentation, images, training)
+        """Backbone embeddings of `images`, preprocessed, and distorted when training."""
+        return embed_images(self.backbone, images, training, self.preprocessing, self.augmentation)
 
     def episode_logits(self, support, support_labels, query, training=False):
         support_emb, query_emb = embed_episode(self.embed, support, query, training)
@@ -95,15 +107,13 @@ class PrototypicalNetwork(FewShotClassifier):
     def get_config(self):
         config = super().get_config()
         config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
-        config["augmentation"] = (
-            keras.saving.serialize_keras_object(self.augmentation) if self.augmentation else None
-        )
+        config["augmentation"] = serialize_layer(self.augmentation)
+        config["preprocessing"] = serialize_layer(self.preprocessing)
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if config.get("augmentation"):
-            config["augmentation"] = keras.saving.deserialize_keras_object(config["augmentation"])
+        config = deserialize_layers(config, ("augmentation", "preprocessing"))
         return cls(**config)

@@ -8,8 +8,11 @@ import tensorflow as tf
 from metazoo.algorithms.augmentation import (  # RandomAffine, affine_warp: re-exported
     RandomAffine,  # noqa: F401
     affine_warp,  # noqa: F401
-    embed_augmented,
+    deserialize_layers,
+    embed_images,
     resolve_augmentation,
+    resolve_preprocessing,
+    serialize_layer,
 )
 from metazoo.algorithms.base import FewShotClassifier, embed_episode
 from metazoo.algorithms.protonet import MISSING_CLASS_LOGIT
@@ -68,6 +71,10 @@ class SiameseNetwork(FewShotClassifier):
             `None`.
         episode_reduction: str. `"max"` or `"mean"` log P(same) over a class's
             support images.
+        preprocessing: `None` (default), `"center"` for `CenterInk()` (each
+            drawing's ink moved to the middle by whole pixels), or any Keras
+            layer; applied to every image, in training and at inference,
+            before any augmentation.
 
     Example:
     ```python
@@ -87,6 +94,7 @@ class SiameseNetwork(FewShotClassifier):
         backbone: keras.Model,
         augmentation: keras.layers.Layer | str | None = "koch",
         episode_reduction: str = "max",
+        preprocessing: keras.layers.Layer | str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -99,6 +107,7 @@ class SiameseNetwork(FewShotClassifier):
             )
         self.backbone = backbone
         self.augmentation = resolve_augmentation(augmentation)
+        self.preprocessing = resolve_preprocessing(preprocessing)
         self.episode_reduction = episode_reduction
         self.image_shape = tuple(backbone.input_shape[1:])
         dim = backbone.output_shape[-1]
@@ -111,8 +120,8 @@ class SiameseNetwork(FewShotClassifier):
         self.built = True  # Backbone and head are built; saving keeps the optimizer.
 
     def embed(self, images, training=False):
-        """Tower outputs for `images`, distorted first when training."""
-        return embed_augmented(self.backbone, self.augmentation, images, training)
+        """Tower outputs for `images`, preprocessed, and distorted when training."""
+        return embed_images(self.backbone, images, training, self.preprocessing, self.augmentation)
 
     def pair_logits(self, images_a, images_b, training=False):
         """Logits of P(same) `[batch, 1]`; both halves go through the tower as one batch."""
@@ -163,9 +172,8 @@ class SiameseNetwork(FewShotClassifier):
     def get_config(self):
         config = super().get_config()
         config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
-        config["augmentation"] = (
-            keras.saving.serialize_keras_object(self.augmentation) if self.augmentation else None
-        )
+        config["augmentation"] = serialize_layer(self.augmentation)
+        config["preprocessing"] = serialize_layer(self.preprocessing)
         config["episode_reduction"] = self.episode_reduction
         return config
 
@@ -173,6 +181,5 @@ class SiameseNetwork(FewShotClassifier):
     def from_config(cls, config):
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        if config.get("augmentation"):
-            config["augmentation"] = keras.saving.deserialize_keras_object(config["augmentation"])
+        config = deserialize_layers(config, ("augmentation", "preprocessing"))
         return cls(**config)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from metazoo.algorithms.augmentation import KOCH_AFFINE
+from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import save_preset
@@ -50,6 +50,7 @@ def train_protonet(
     same_alphabet_fraction: float = 0.0,
     rotations: bool = False,
     augment: bool = False,
+    center: bool = False,
     verbose: int | str = "auto",
 ) -> tuple[PrototypicalNetwork, dict]:
     """Trains a Prototypical Network on Omniglot with Snell et al.'s recipe.
@@ -64,7 +65,9 @@ def train_protonet(
     protocol (the Vinyals split always has them). `augment` distorts every
     training image with Koch et al.'s random affine transforms
     (`RandomAffine`); it is a training choice, not part of the architecture,
-    so a run may add it to (or drop it from) its `init_preset`.
+    so a run may add it to (or drop it from) its `init_preset`. `center`
+    puts every image's ink in the middle (`CenterInk`, in training and at
+    inference: the preset keeps it); a run may add it to its `init_preset`.
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
@@ -85,7 +88,11 @@ def train_protonet(
         backbone = model.backbone
     else:
         backbone = Conv4(image_shape=(image_size, image_size, 1), filters=filters)
-    model = PrototypicalNetwork(backbone, augmentation="koch" if augment else None)
+    model = PrototypicalNetwork(
+        backbone,
+        augmentation="koch" if augment else None,
+        preprocessing="center" if center else None,
+    )
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
     history, data = fit_on_episodes(
@@ -114,6 +121,7 @@ def train_protonet(
         "same_alphabet_fraction": same_alphabet_fraction,
         "rotations": bool(rotations or protocol == "vinyals"),
         "augmentation": KOCH_AFFINE if augment else None,
+        "preprocessing": CENTER_INK if center else None,
         "seed": seed,
     }
     if init_preset is not None:
@@ -170,6 +178,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="distort every training image with Koch et al.'s random affine transforms",
     )
+    parser.add_argument(
+        "--center",
+        action="store_true",
+        help="move every image's ink to the middle (whole pixels), in training and inference",
+    )
 
 
 _RECORDED_OPTIONS = (
@@ -201,9 +214,10 @@ def run_train(args: argparse.Namespace) -> Path:
         same_alphabet_fraction=args.same_alphabet_fraction,
         rotations=args.rotations,
         augment=args.augment,
+        center=args.center,
     )
     training["command"] = recipe_command(
-        "protonet", args, _RECORDED_OPTIONS, flags=("rotations", "augment")
+        "protonet", args, _RECORDED_OPTIONS, flags=("rotations", "augment", "center")
     )
     settings = STANDARD_SETTINGS if args.eval_episodes else ()
     paper = PAPER_PROTONET_OMNIGLOT if args.protocol == "vinyals" else None
@@ -219,6 +233,7 @@ def run_train(args: argparse.Namespace) -> Path:
         f"trained on the {args.protocol} {split} split"
         + (" (rotations by 90/180/270 degrees as extra classes)" if args.rotations else "")
         + (", Koch et al.'s affine distortions" if args.augment else "")
+        + (", ink centred" if args.center else "")
     )
     return save_preset(
         model,

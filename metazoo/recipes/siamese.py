@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from metazoo.algorithms.augmentation import KOCH_AFFINE, RandomAffine
+from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE, RandomAffine
 from metazoo.algorithms.siamese import SiameseNetwork
 from metazoo.data.omniglot import LAKE_IMAGE_SIZES
 from metazoo.lake import REFERENCE_ACCURACY
@@ -46,11 +46,14 @@ _RUN_FLAGS = (
 )
 
 
-def build_siamese(image_size: int = 28, filters: int = 64, augment: bool = True) -> SiameseNetwork:
+def build_siamese(
+    image_size: int = 28, filters: int = 64, augment: bool = True, center: bool = False
+) -> SiameseNetwork:
     """The `siamese_omniglot` architecture: Conv-4 towers, Koch's affine distortions."""
     return SiameseNetwork(
         Conv4(image_shape=(image_size, image_size, 1), filters=filters),
         augmentation=RandomAffine(name="augmentation") if augment else None,
+        preprocessing="center" if center else None,
     )
 
 
@@ -70,6 +73,7 @@ def train_siamese(
     verbose: int | str = "auto",
     init_preset: str | os.PathLike | None = None,
     rotations: bool = False,
+    center: bool = False,
 ) -> tuple[SiameseNetwork, dict]:
     """Trains a Siamese network on balanced pairs of the Lake background set.
 
@@ -78,7 +82,9 @@ def train_siamese(
     With `init_preset`, training starts from that Siamese preset's weights
     (its architecture: image size, filters, augmentation). With `rotations`,
     each background character rotated by 0/90/180/270 degrees is four
-    classes (still background characters only).
+    classes (still background characters only). `center` puts every
+    image's ink in the middle (`CenterInk`, in training and at inference:
+    the preset keeps it); a run may add it to its `init_preset`.
 
     Returns:
         The trained model and a dict describing the run (for the metadata).
@@ -94,8 +100,16 @@ def train_siamese(
             },
             asked={"filters": filters, "image_size": image_size, "augment": augment},
         )
+        start = model
+        model = SiameseNetwork(
+            start.backbone,
+            augmentation=start.augmentation,
+            episode_reduction=start.episode_reduction,
+            preprocessing="center" if center else None,
+        )
+        model.head.set_weights(start.head.get_weights())
     else:
-        model = build_siamese(image_size, filters, augment)
+        model = build_siamese(image_size, filters, augment, center)
     model.compile(optimizer=keras.optimizers.Adam(step_decay(learning_rate, decay_every)))
 
     def make_dataset(start):
@@ -132,6 +146,7 @@ def train_siamese(
         "105x105; this one trains on a CPU)",
         "distance": "sigmoid(w . |f(a) - f(b)| + b)",
         "augmentation": KOCH_AFFINE if augment else None,
+        "preprocessing": CENTER_INK if center else None,
         "batch_size": batch_size,
         "steps": steps,
         "pairs_seen": steps * batch_size,
@@ -186,6 +201,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="each background character rotated by 0/90/180/270 degrees is four classes",
     )
+    parser.add_argument(
+        "--center",
+        action="store_true",
+        help="move every image's ink to the middle (whole pixels), in training and inference",
+    )
     add_output_arguments(parser)
 
 
@@ -207,8 +227,9 @@ def run_train(args: argparse.Namespace) -> Path:
         data_dir=args.data_dir,
         init_preset=args.init_preset,
         rotations=args.rotations,
+        center=args.center,
     )
-    training["command"] = recipe_command("siamese", args, _RUN_FLAGS, flags=("rotations",))
+    training["command"] = recipe_command("siamese", args, _RUN_FLAGS, flags=("rotations", "center"))
     evaluation = []
     if args.eval_episodes:
         evaluation += score_built_runs(model, output.name, args.data_dir, paper=KOCH_LAKE_ACCURACY)

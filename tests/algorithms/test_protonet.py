@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from metazoo.algorithms.augmentation import RandomAffine
+from metazoo.algorithms.augmentation import CenterInk, RandomAffine
 from metazoo.algorithms.protonet import (
     MISSING_CLASS_LOGIT,
     PrototypicalNetwork,
@@ -81,8 +81,48 @@ def test_augmentation_distorts_training_images_only_and_is_saved(tiny_images, tm
         PrototypicalNetwork(backbone, augmentation="flip")
 
 
+def test_center_ink_golden_shifts():
+    images = np.zeros((3, 6, 6, 1), np.float32)
+    # Centroid 2.5 px up and left of the centre: moved by 2 (round half to even).
+    images[0, 0, 0, 0] = 1.0
+    # Centroid at row 1.5, column 4: moved 1 down and 2 left (1.5 rounds to 2).
+    images[1, 1:3, 4, 0] = 0.5
+    centred = CenterInk()(images).numpy()
+    want = np.zeros_like(images)
+    want[0, 2, 2, 0] = 1.0
+    want[1, 2:4, 2, 0] = 0.5
+    np.testing.assert_array_equal(centred, want)  # whole pixels: moved, not blurred
+    np.testing.assert_array_equal(CenterInk()(want), want)  # already centred
+    assert centred[2].sum() == 0  # no ink: left as it is
+
+
+def test_preprocessing_applies_in_training_and_inference_and_is_saved(tiny_images, tmp_path):
+    keras.utils.set_random_seed(0)
+    backbone = Conv4(filters=4)
+    model = PrototypicalNetwork(backbone, preprocessing="center")
+    plain = PrototypicalNetwork(backbone)
+    images = tiny_images[:6, 0].astype(np.float32) / 255
+    centred = CenterInk()(images).numpy()
+    labels = np.int32([0, 0, 1, 1])
+    np.testing.assert_allclose(
+        model((images[:4], labels, images[4:])),
+        plain((centred[:4], labels, centred[4:])),
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        model.embed(images, training=True), backbone(centred, training=True), atol=1e-5
+    )
+    model.compile()
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.preprocessing, CenterInk) and loaded.augmentation is None
+    assert plain.preprocessing is None
+    with pytest.raises(ValueError, match="preprocessing must be 'center', a keras Layer or None"):
+        PrototypicalNetwork(backbone, preprocessing="centre")
+
+
 def test_train_step_compiles_with_xla(tiny_images):
-    model = PrototypicalNetwork(Conv4(filters=4), augmentation="koch")
+    model = PrototypicalNetwork(Conv4(filters=4), augmentation="koch", preprocessing="center")
     model.compile(jit_compile=True)
     history = model.fit(
         episodes_from_array(tiny_images, 3, 1, 2),

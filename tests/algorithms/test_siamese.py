@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from metazoo.algorithms.augmentation import RandomAffine, affine_warp
+from metazoo.algorithms.augmentation import CenterInk, RandomAffine, affine_warp
 from metazoo.algorithms.protonet import MISSING_CLASS_LOGIT
 from metazoo.algorithms.siamese import SiameseNetwork, class_scores
 from metazoo.cli import main
@@ -85,6 +85,23 @@ def test_any_keras_layer_can_augment(tiny_images):
     assert isinstance(clone.augmentation, keras.layers.RandomRotation)
     images = tiny_images[:4, 0].astype(np.float32) / 255
     assert model((images, images), training=True).shape == (4, 1)
+
+
+def test_centering_applies_to_pairs_and_episodes_and_is_saved(tiny_images):
+    tower = Conv4(filters=2)
+    model = SiameseNetwork(tower, augmentation=None, preprocessing="center")
+    plain = SiameseNetwork(tower, augmentation=None)
+    images = tiny_images[:6, 0].astype(np.float32) / 255
+    centred = CenterInk()(images).numpy()
+    np.testing.assert_allclose(
+        model((images[:3], images[3:])), plain((centred[:3], centred[3:])), atol=1e-6
+    )
+    labels = np.int32([0, 1, 2])
+    np.testing.assert_allclose(
+        model((images[:3], labels, images[3:])), plain((centred[:3], labels, centred[3:])), 1e-5
+    )
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert isinstance(clone.preprocessing, CenterInk) and plain.preprocessing is None
 
 
 def test_common_model_checks_on_episodes(tiny_images, tmp_path):
