@@ -241,6 +241,7 @@ def run_train(args: argparse.Namespace) -> Path:
         f"Siamese network (Koch et al.), Conv-4 towers, Omniglot {args.image_size}x"
         f"{args.image_size}, trained on the Lake background set"
         + (" (rotations by 90/180/270 degrees as extra classes)" if args.rotations else "")
+        + (", ink centred" if args.center else "")
     )
     return save_preset(
         model,
