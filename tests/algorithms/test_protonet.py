@@ -72,7 +72,6 @@ def test_augmentation_distorts_training_images_only_and_is_saved(tiny_images, tm
     distorted = model.embed(images, training=True)
     assert not np.allclose(distorted, backbone(images, training=True), atol=1e-3)
     np.testing.assert_allclose(model.embed(images), backbone(images), atol=1e-6)
-    model.compile()
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.augmentation, RandomAffine)
@@ -112,7 +111,6 @@ def test_preprocessing_applies_in_training_and_inference_and_is_saved(tiny_image
     np.testing.assert_allclose(
         model.embed(images, training=True), backbone(centred, training=True), atol=1e-5
     )
-    model.compile()
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     assert isinstance(loaded.preprocessing, CenterInk) and loaded.augmentation is None
