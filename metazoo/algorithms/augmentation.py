@@ -231,20 +231,27 @@ class CenterInk(keras.layers.Layer):
         return input_shape
 
 
+def _resolve_layer(value, argument: str, shorthand: str, make):
+    """`shorthand` -> `make()`; a Keras layer or `None` as given; `ValueError` otherwise."""
+    if isinstance(value, str) and value == shorthand:
+        return make()
+    if value is not None and not isinstance(value, keras.layers.Layer):
+        raise ValueError(
+            f"{argument} must be '{shorthand}', a keras Layer or None. "
+            f"Received: {argument}={value!r}"
+        )
+    return value
+
+
 def resolve_preprocessing(preprocessing):
     """`"center"` -> a new `CenterInk(name="preprocessing")`; a Keras layer or `None` as given.
 
     Raises:
         ValueError: for anything else.
     """
-    if isinstance(preprocessing, str) and preprocessing == "center":
-        return CenterInk(name="preprocessing")
-    if preprocessing is not None and not isinstance(preprocessing, keras.layers.Layer):
-        raise ValueError(
-            "preprocessing must be 'center', a keras Layer or None. "
-            f"Received: preprocessing={preprocessing!r}"
-        )
-    return preprocessing
+    return _resolve_layer(
+        preprocessing, "preprocessing", "center", lambda: CenterInk(name="preprocessing")
+    )
 
 
 def resolve_augmentation(augmentation):
@@ -253,14 +260,9 @@ def resolve_augmentation(augmentation):
     Raises:
         ValueError: for anything else.
     """
-    if isinstance(augmentation, str) and augmentation == "koch":
-        return RandomAffine(name="augmentation")
-    if augmentation is not None and not isinstance(augmentation, keras.layers.Layer):
-        raise ValueError(
-            "augmentation must be 'koch', a keras Layer or None. "
-            f"Received: augmentation={augmentation!r}"
-        )
-    return augmentation
+    return _resolve_layer(
+        augmentation, "augmentation", "koch", lambda: RandomAffine(name="augmentation")
+    )
 
 
 def embed_images(backbone, images, training=False, preprocessing=None, augmentation=None):
