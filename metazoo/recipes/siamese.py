@@ -8,7 +8,7 @@ from pathlib import Path
 
 import keras
 
-from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE, RandomAffine
+from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.siamese import SiameseNetwork
 from metazoo.data.omniglot import LAKE_IMAGE_SIZES
 from metazoo.lake import REFERENCE_ACCURACY
@@ -52,7 +52,7 @@ def build_siamese(
     """The `siamese_omniglot` architecture: Conv-4 towers, Koch's affine distortions."""
     return SiameseNetwork(
         Conv4(image_shape=(image_size, image_size, 1), filters=filters),
-        augmentation=RandomAffine(name="augmentation") if augment else None,
+        augmentation="koch" if augment else None,
         preprocessing="center" if center else None,
     )
 
