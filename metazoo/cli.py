@@ -74,6 +74,16 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--runs", type=int, default=20)
     build.add_argument("--overwrite", action="store_true")
     _add_common(build)
+    baseline = lake_actions.add_parser(
+        "baseline",
+        help="score Lake et al.'s modified Hausdorff baseline (38.8%% error on the official runs)",
+    )
+    baseline.add_argument(
+        "runs", metavar="PATH", help="all_runs.zip, a folder of run01..runNN, or built runs"
+    )
+    baseline.add_argument(
+        "--json", action="store_true", help="print the result as JSON on the last line"
+    )
 
     train = commands.add_parser("train", help="train a model and write a preset")
     algorithms = train.add_subparsers(dest="algorithm", required=True)
@@ -127,12 +137,16 @@ def cmd_eval(args) -> int:
     else:
         recipe = importlib.import_module(EVAL_RECIPES[kind])
         result = {"preset": args.preset, **recipe.evaluate_preset(path, metadata, args)}
-    if args.json:
+    _print_result(result, args.json)
+    return 0
+
+
+def _print_result(result: dict, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
             print(f"{key}: {value}")
-    return 0
 
 
 def cmd_train(args) -> int:
@@ -143,8 +157,21 @@ def cmd_train(args) -> int:
 
 
 def cmd_lake_runs(args) -> int:
-    from metazoo.lake import build_lake_runs
+    from metazoo.lake import (
+        MODIFIED_HAUSDORFF_OFFICIAL_ERROR,
+        ModifiedHausdorff,
+        build_lake_runs,
+        lake_record,
+    )
 
+    if args.action == "baseline":
+        result = {
+            "baseline": ModifiedHausdorff.name,
+            **lake_record(ModifiedHausdorff(), args.runs),
+            "official_error_rate": MODIFIED_HAUSDORFF_OFFICIAL_ERROR,
+        }
+        _print_result(result, args.json)
+        return 0
     path = build_lake_runs(
         args.output, args.data_dir, runs=args.runs, seed=args.seed, overwrite=args.overwrite
     )
