@@ -408,18 +408,17 @@ def modified_hausdorff_distance(a: np.ndarray, b: np.ndarray) -> float:
         a: `[n, d]` points (e.g. `ink_points(image)`).
         b: `[m, d]` points.
     """
-    return float(
-        _modified_hausdorff_matrix([np.asarray(a, np.float64)], [np.asarray(b, np.float64)])[0, 0]
-    )
-
-
-def _modified_hausdorff_matrix(queries: list[np.ndarray], supports: list[np.ndarray]) -> np.ndarray:
-    """`[Q, S]` modified Hausdorff distances, one matrix product per query."""
-    for points in (*queries, *supports):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    for points in (a, b):
         if points.ndim != 2 or not len(points):
             raise ValueError(
                 f"Point sets must be non-empty [n, d] arrays. Received: shape={points.shape}"
             )
+    return float(_modified_hausdorff_matrix([a], [b])[0, 0])
+
+
+def _modified_hausdorff_matrix(queries: list[np.ndarray], supports: list[np.ndarray]) -> np.ndarray:
+    """`[Q, S]` modified Hausdorff distances of non-empty point sets, a matrix product a query."""
     sizes = np.array([len(s) for s in supports])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     stacked = np.concatenate(supports)
