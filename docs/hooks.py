@@ -25,6 +25,13 @@ def model_zoo_table() -> str:
                     f"Lake 20-way one-shot, {record['trials']} trials of {record['runs']} runs "
                     f"built from the {record['split']} set, seed {record['seed']}"
                 )
+            elif record.get("protocol") == "verification":
+                setting = (
+                    f"verification: same or different, {record['pairs']:,} balanced pairs of the "
+                    f"{record['split']} set, {record['same_alphabet_fraction']:.0%} of the "
+                    f"different pairs within one alphabet, seed {record['seed']}; "
+                    f"ROC AUC {record['auc']:.3f}"
+                )
             elif "ways" in record:
                 setting = (
                     f"{record['ways']}w{record['shots']}s, {record['queries']}q, "

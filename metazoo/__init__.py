@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 from metazoo import algorithms, data, episodes, evaluation, networks, presets, training  # noqa: E402
 from metazoo.episodes import omniglot_episodes  # noqa: E402
-from metazoo.evaluation import evaluate_episodes  # noqa: E402
+from metazoo.evaluation import evaluate_episodes, evaluate_pairs  # noqa: E402
 from metazoo.presets import list_presets, load  # noqa: E402
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "data",
     "episodes",
     "evaluate_episodes",
+    "evaluate_pairs",
     "evaluation",
     "list_presets",
     "load",

@@ -63,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="score on Lake's 20-way one-shot runs (all_runs.zip or a folder of run01..run20)",
     )
+    evaluate.add_argument(
+        "--verification-pairs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="pair presets (Siamese): accuracy and ROC AUC of same/different on N "
+        "balanced pairs of the evaluation split",
+    )
+    evaluate.add_argument(
+        "--same-alphabet-fraction",
+        type=float,
+        default=0.0,
+        help="with --verification-pairs: share of different pairs drawn within one alphabet",
+    )
     _add_common(evaluate)
 
     lake_runs = commands.add_parser("lake-runs", help="Lake one-shot benchmark runs")
@@ -124,7 +138,27 @@ def cmd_eval(args) -> int:
             f"Preset {args.preset!r} has kind {kind!r}, which `metazoo eval` cannot "
             f"score. Known kinds: {sorted(EVAL_RECIPES)}"
         )
-    if getattr(args, "lake_runs", None):
+    if args.lake_runs and args.verification_pairs is not None:
+        raise ValueError(
+            "--lake-runs and --verification-pairs are two different measurements; ask for one. "
+            f"Received: --lake-runs {args.lake_runs} --verification-pairs {args.verification_pairs}"
+        )
+    if args.verification_pairs is not None:
+        from metazoo.recipes.few_shot import evaluate_verification
+
+        if args.verification_pairs < 1:
+            raise ValueError(
+                "--verification-pairs must be a positive number of pairs. "
+                f"Received: {args.verification_pairs}"
+            )
+
+        if kind != "few_shot_classifier":
+            raise ValueError(
+                f"--verification-pairs needs a pair (Siamese) preset. Received: {args.preset!r} "
+                f"of kind {kind!r}"
+            )
+        result = {"preset": args.preset, **evaluate_verification(path, metadata, args)}
+    elif args.lake_runs:
         from metazoo.lake import lake_record
         from metazoo.presets import load
 

@@ -121,8 +121,8 @@ def test_train_protonet_adds_augmentation_and_centering_to_its_init_preset(data_
 def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tmp_path, capsys):
     out = tmp_path / "s"
     argv = ["train", "siamese", "--filters", "2", "--batch-size", "8", "--steps", "4",
-            "--epoch-steps", "2", "--eval-episodes", "2", "--output", str(out),
-            "--data-dir", str(data_dir)]  # fmt: skip
+            "--epoch-steps", "2", "--eval-episodes", "2", "--eval-pairs", "6", "--output",
+            str(out), "--data-dir", str(data_dir)]  # fmt: skip
     assert cli.main(argv) == 0
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["training"]["split"] == "background" and meta["training"]["steps"] == 4
@@ -131,7 +131,21 @@ def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tm
         ("lake-20way", 80),
         ("lake", None),
         ("lake", None),
+        ("verification", None),
+        ("verification", None),
     ]
+    verification = meta["evaluation"][-2:]
+    assert [(r["pairs"], r["same_alphabet_fraction"]) for r in verification] == [(6, 0.0), (6, 1.0)]
+    assert all(r["split"] == "evaluation" and 0 <= r["auc"] <= 1 for r in verification)
+    # Each record's command measures it again.
+    argv_eval = verification[-1]["command"].split()[1:] + ["--json", "--data-dir", str(data_dir)]
+    argv_eval[1] = str(out)
+    capsys.readouterr()
+    assert cli.main(argv_eval) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {k: again[k] for k in verification[-1] if k != "command"} == {
+        k: v for k, v in verification[-1].items() if k != "command"
+    }
     assert presets.load(out).count_params() == meta["parameters"]
     # The same command again resumes its finished backup; other settings are refused.
     assert cli.main(argv) == 0
@@ -165,6 +179,39 @@ def test_train_siamese_from_a_preset_with_rotations(data_dir, tmp_path, capsys):
     assert cli.main([*argv[:-1], str(tmp_path / "x"), "--filters", "4"]) == 2
     assert "architecture comes from init_preset" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.data
+def test_eval_verification_pairs_json_and_clear_errors(preset_dir, data_dir, capsys):
+    from metazoo.algorithms import SiameseNetwork
+
+    presets.save_preset(
+        SiameseNetwork(Conv4(filters=2)),
+        preset_dir / "tiny_siamese",
+        {"description": "an untrained tiny Siamese net", "kind": "few_shot_classifier",
+         "training": {"algorithm": "siamese", "protocol": "lake", "image_size": 28}},
+        export=False,
+    )  # fmt: skip
+    common = ["--json", "--data-dir", str(data_dir)]
+    argv = ["eval", "tiny_siamese", "--verification-pairs", "10", "--same-alphabet-fraction", "1"]
+    assert cli.main(argv + common) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["preset"] == "tiny_siamese" and result["protocol"] == "verification"
+    assert (result["split"], result["pairs"], result["same_alphabet_fraction"]) == (
+        "evaluation",
+        10,
+        1.0,
+    )
+    assert 0 <= result["accuracy"] <= 1 and 0 <= result["auc"] <= 1
+    for bad, message in [
+        (["eval", "tiny_proto", "--verification-pairs", "10"], "Received: a PrototypicalNetwork"),
+        (argv[:2] + ["--verification-pairs", "0"], "--verification-pairs must be a positive"),
+        (argv + ["--lake-runs", "runs"], "ask for one"),
+        (argv[:2] + ["--verification-pairs", "4", "--same-alphabet-fraction", "2"],
+         "same_alphabet_fraction must be a number in [0, 1]"),
+    ]:  # fmt: skip
+        assert cli.main(bad + common) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_eval_fixed_way_model_with_other_ways_is_a_clear_error(tmp_path, data_dir, capsys):

@@ -72,6 +72,31 @@ def test_siamese_preset_fine_tunes_with_fit(data_dir):
 
 
 @pytest.mark.data
+def test_siamese_preset_reproduces_its_verification_records(data_dir):
+    from metazoo.recipes.few_shot import score_verification
+
+    records = [
+        r
+        for r in presets.load_metadata("siamese_omniglot")["evaluation"]
+        if r["protocol"] == "verification"
+    ]
+    assert [r["same_alphabet_fraction"] for r in records] == [0.0, 1.0]
+    model = presets.load("siamese_omniglot")
+    for record in records:
+        # The first 1,000 of the recorded 10,000 pairs: a standard error of
+        # under 1 point at these accuracies.
+        fresh, score = score_verification(
+            model, protocol=record["omniglot_protocol"], split=record["split"], pairs=1000,
+            same_alphabet_fraction=record["same_alphabet_fraction"], seed=record["seed"],
+            image_size=record["image_size"], data_dir=data_dir, verbose=0,
+        )  # fmt: skip
+        assert abs(fresh["accuracy"] - record["accuracy"]) <= 0.03, (fresh, record)
+        assert abs(fresh["auc"] - record["auc"]) <= 0.02, (fresh, record)
+    # Different pairs from one alphabet are the harder ones.
+    assert records[1]["accuracy"] < records[0]["accuracy"]
+
+
+@pytest.mark.data
 @pytest.mark.parametrize("name", ["protonet_omniglot", "meta_lstm_omniglot_5w1s"])
 def test_episodic_preset_fine_tunes_with_fit(name, data_dir):
     from metazoo.episodes import omniglot_episodes

@@ -9,7 +9,8 @@ from pathlib import Path
 import keras
 
 from metazoo.episodes import omniglot_episodes
-from metazoo.evaluation import EpisodeScore, evaluate_episodes
+from metazoo.evaluation import EpisodeScore, PairScore, evaluate_episodes, evaluate_pairs
+from metazoo.pairs import omniglot_pairs
 from metazoo.training import fit_resumable
 
 # Snell et al. (2017), Table 1: Omniglot 28x28, Vinyals split.
@@ -21,6 +22,12 @@ PAPER_PROTONET_OMNIGLOT = {
 }
 STANDARD_SETTINGS = ((5, 1), (5, 5), (20, 1), (20, 5))
 DEFAULT_SPLIT = {"vinyals": "test", "lake": "evaluation"}
+VERIFICATION = "verification"
+# Pairs per forward pass: fixed, so that a seed names the same pairs in every run.
+VERIFICATION_BATCH = 500
+# A trained pair model's verification records: plain different pairs, and
+# different pairs always from one alphabet (the harder, Lake-like case).
+VERIFICATION_FRACTIONS = (0.0, 1.0)
 
 
 def fit_on_episodes(
@@ -150,6 +157,108 @@ def score_protocol(
     return record, score
 
 
+def score_verification(
+    model: keras.Model,
+    protocol: str = "lake",
+    split: str | None = None,
+    pairs: int = 10_000,
+    same_alphabet_fraction: float = 0.0,
+    seed: int = 0,
+    image_size: int = 28,
+    data_dir: str | os.PathLike | None = None,
+    verbose: int = 1,
+) -> tuple[dict, PairScore]:
+    """Scores a pair model on seeded balanced pairs; returns the JSON record and the score.
+
+    The pairs come from the protocol's evaluation split (characters the
+    model never saw), half of them two drawings of one character;
+    `same_alphabet_fraction` of the different pairs are two characters of
+    one alphabet. The record holds these settings beside `accuracy`, `ci95`
+    and `auc`.
+
+    Raises:
+        ValueError: if `model` gives no P(same) of a pair (not a `SiameseNetwork`).
+    """
+    from metazoo.algorithms.siamese import SiameseNetwork
+
+    if not isinstance(model, SiameseNetwork):
+        raise ValueError(
+            "Verification needs a model that gives P(same) of a pair (a SiameseNetwork). "
+            f"Received: a {type(model).__name__}"
+        )
+    split = split or DEFAULT_SPLIT.get(protocol, "test")
+    data = omniglot_pairs(
+        split,
+        VERIFICATION_BATCH,
+        protocol=protocol,
+        image_size=image_size,
+        seed=seed,
+        same_alphabet_fraction=same_alphabet_fraction,
+        data_dir=data_dir,
+    )
+    score = evaluate_pairs(model, data, pairs, verbose=verbose)
+    record = {
+        "protocol": VERIFICATION,
+        "omniglot_protocol": protocol,
+        "split": split,
+        "image_size": image_size,
+        "pairs": pairs,
+        "same_alphabet_fraction": same_alphabet_fraction,
+        "seed": seed,
+        "accuracy": round(score.accuracy, 5),
+        "ci95": round(score.ci95, 5),
+        "auc": round(score.auc, 5),
+    }
+    return record, score
+
+
+def verification_command(preset: str, record: dict) -> str:
+    """The `metazoo eval` command that measures a verification record again."""
+    return (
+        f"metazoo eval {preset} --verification-pairs {record['pairs']} "
+        f"--same-alphabet-fraction {record['same_alphabet_fraction']} --seed {record['seed']}"
+    )
+
+
+def score_verification_records(
+    model: keras.Model, preset: str, pairs: int, image_size: int = 28, data_dir=None
+) -> list[dict]:
+    """A new pair preset's verification records (`VERIFICATION_FRACTIONS`, seed 0), printed."""
+    records = []
+    for fraction in VERIFICATION_FRACTIONS:
+        record, score = score_verification(
+            model,
+            pairs=pairs,
+            same_alphabet_fraction=fraction,
+            image_size=image_size,
+            data_dir=data_dir,
+            verbose=0,
+        )
+        record["command"] = verification_command(preset, record)
+        print(f"Verification, same-alphabet fraction {fraction}: {score}")
+        records.append(record)
+    return records
+
+
+def evaluate_verification(path, metadata: dict, args) -> dict:
+    """`metazoo eval --verification-pairs`: a pair preset on pairs of its protocol."""
+    from metazoo.presets import load
+
+    training = metadata.get("training", {})
+    record, _ = score_verification(
+        load(path),
+        protocol=training.get("protocol", "vinyals"),
+        split=args.split,
+        pairs=args.verification_pairs,
+        same_alphabet_fraction=args.same_alphabet_fraction,
+        seed=args.seed,
+        image_size=training.get("image_size", 28),
+        data_dir=args.data_dir,
+        verbose=0 if args.json else 1,
+    )
+    return record
+
+
 def evaluate_preset(path, metadata: dict, args) -> dict:
     """`metazoo eval` for a few-shot classifier preset: seeded episodes of its protocol."""
     from metazoo.presets import load
@@ -201,6 +310,14 @@ def remeasure(path, metadata: dict, data_dir=None) -> list[dict]:
     for record in metadata.get("evaluation", []):
         if record["protocol"] == "lake-20way":
             records.append(remeasure_built_runs(model, record, data_dir))
+            continue
+        if record["protocol"] == VERIFICATION:
+            fresh, _ = score_verification(
+                model, protocol=record["omniglot_protocol"], split=record["split"],
+                pairs=record["pairs"], same_alphabet_fraction=record["same_alphabet_fraction"],
+                seed=record["seed"], image_size=record["image_size"], data_dir=data_dir,
+            )  # fmt: skip
+            records.append({**record, **fresh})
             continue
         fresh, _ = score_protocol(
             model, protocol=record["protocol"], split=record["split"], ways=record["ways"],

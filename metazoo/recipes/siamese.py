@@ -24,7 +24,11 @@ from metazoo.recipes.common import (
     load_init_preset,
     recipe_command,
 )
-from metazoo.recipes.few_shot import score_built_runs, score_settings
+from metazoo.recipes.few_shot import (
+    score_built_runs,
+    score_settings,
+    score_verification_records,
+)
 from metazoo.training import fit_resumable, step_decay
 
 KOCH_LAKE_ACCURACY = REFERENCE_ACCURACY["Siamese net (Koch et al. 2015)"]
@@ -192,6 +196,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="evaluation episodes per setting for the metadata (0: skip every evaluation)",
     )
     parser.add_argument(
+        "--eval-pairs",
+        type=int,
+        default=10_000,
+        help="verification pairs per record for the metadata (0: none)",
+    )
+    parser.add_argument(
         "--init-preset",
         default=None,
         help="start from this Siamese preset's weights (name or folder)",
@@ -212,6 +222,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 def run_train(args: argparse.Namespace) -> Path:
     """`metazoo train siamese`: train on background pairs, score, write the preset."""
     output = Path(args.output)
+    if args.eval_pairs < 0:
+        raise ValueError(f"--eval-pairs must be >= 0. Received: {args.eval_pairs}")
     model, training = train_siamese(
         image_size=args.image_size,
         filters=args.filters,
@@ -237,6 +249,10 @@ def run_train(args: argparse.Namespace) -> Path:
             model, output.name, ((5, 1), (20, 1)), "lake", args.eval_episodes,
             image_size=args.image_size, data_dir=args.data_dir,
         )  # fmt: skip
+        if args.eval_pairs:
+            evaluation += score_verification_records(
+                model, output.name, args.eval_pairs, args.image_size, args.data_dir
+            )
     description = args.description or (
         f"Siamese network (Koch et al.), Conv-4 towers, Omniglot {args.image_size}x"
         f"{args.image_size}, trained on the Lake background set"
