@@ -74,8 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--same-alphabet-fraction",
         type=float,
-        default=0.0,
-        help="with --verification-pairs: share of different pairs drawn within one alphabet",
+        default=None,
+        help="with --verification-pairs: share of different pairs drawn within one alphabet "
+        "(default 0)",
     )
     _add_common(evaluate)
 
@@ -143,6 +144,11 @@ def cmd_eval(args) -> int:
             "--lake-runs and --verification-pairs are two different measurements; ask for one. "
             f"Received: --lake-runs {args.lake_runs} --verification-pairs {args.verification_pairs}"
         )
+    if args.verification_pairs is None and args.same_alphabet_fraction is not None:
+        raise ValueError(
+            "--same-alphabet-fraction applies to --verification-pairs only. "
+            f"Received: --same-alphabet-fraction {args.same_alphabet_fraction} alone"
+        )
     if args.verification_pairs is not None:
         from metazoo.recipes.few_shot import evaluate_verification
 
@@ -151,7 +157,6 @@ def cmd_eval(args) -> int:
                 "--verification-pairs must be a positive number of pairs. "
                 f"Received: {args.verification_pairs}"
             )
-
         if kind != "few_shot_classifier":
             raise ValueError(
                 f"--verification-pairs needs a pair (Siamese) preset. Received: {args.preset!r} "

@@ -207,6 +207,7 @@ def test_eval_verification_pairs_json_and_clear_errors(preset_dir, data_dir, cap
         (["eval", "tiny_proto", "--verification-pairs", "10"], "Received: a PrototypicalNetwork"),
         (argv[:2] + ["--verification-pairs", "0"], "--verification-pairs must be a positive"),
         (argv + ["--lake-runs", "runs"], "ask for one"),
+        (["eval", "tiny_siamese", "--same-alphabet-fraction", "1"], "applies to --verification"),
         (argv[:2] + ["--verification-pairs", "4", "--same-alphabet-fraction", "2"],
          "same_alphabet_fraction must be a number in [0, 1]"),
     ]:  # fmt: skip

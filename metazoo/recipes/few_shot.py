@@ -250,7 +250,7 @@ def evaluate_verification(path, metadata: dict, args) -> dict:
         protocol=training.get("protocol", "vinyals"),
         split=args.split,
         pairs=args.verification_pairs,
-        same_alphabet_fraction=args.same_alphabet_fraction,
+        same_alphabet_fraction=args.same_alphabet_fraction or 0.0,
         seed=args.seed,
         image_size=training.get("image_size", 28),
         data_dir=args.data_dir,
