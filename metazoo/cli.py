@@ -149,6 +149,11 @@ def cmd_eval(args) -> int:
             "--same-alphabet-fraction applies to --verification-pairs only. "
             f"Received: --same-alphabet-fraction {args.same_alphabet_fraction} alone"
         )
+    flag = "--verification-pairs" if args.verification_pairs is not None else "--lake-runs"
+    if (args.verification_pairs is not None or args.lake_runs) and kind != "few_shot_classifier":
+        raise ValueError(
+            f"{flag} needs a few-shot classifier preset. Received: {args.preset!r} of kind {kind!r}"
+        )
     if args.verification_pairs is not None:
         from metazoo.recipes.few_shot import evaluate_verification
 
@@ -157,21 +162,11 @@ def cmd_eval(args) -> int:
                 "--verification-pairs must be a positive number of pairs. "
                 f"Received: {args.verification_pairs}"
             )
-        if kind != "few_shot_classifier":
-            raise ValueError(
-                f"--verification-pairs needs a pair (Siamese) preset. Received: {args.preset!r} "
-                f"of kind {kind!r}"
-            )
         result = {"preset": args.preset, **evaluate_verification(path, metadata, args)}
     elif args.lake_runs:
         from metazoo.lake import lake_record
         from metazoo.presets import load
 
-        if kind != "few_shot_classifier":
-            raise ValueError(
-                f"--lake-runs needs a few-shot classifier preset. Received: {args.preset!r} "
-                f"of kind {kind!r}"
-            )
         result = {"preset": args.preset, **lake_record(load(path), args.lake_runs)}
     else:
         recipe = importlib.import_module(EVAL_RECIPES[kind])

@@ -98,9 +98,6 @@ class PairScore:
     auc: float
     pairs: int
 
-    def as_dict(self) -> dict:
-        return asdict(self)
-
     def __str__(self) -> str:
         return (
             f"{100 * self.accuracy:.2f} ± {100 * self.ci95:.2f}% "
