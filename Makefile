@@ -7,8 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 # (CI, developers); otherwise loaders download the official files.
 METAZOO_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 export METAZOO_DATA_DIR
+# Prepared TFDS records of `make` runs stay in this checkout (ignored), not in ~.
+TFDS_DATA_DIR ?= $(abspath .tfds)
+export TFDS_DATA_DIR
 
-.PHONY: install demo test lint unit docs benchmarks clean
+.PHONY: install demo test lint unit docs wheel-check benchmarks clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,7 +35,11 @@ unit: $(STAMP)
 docs: $(STAMP)
 	METAZOO_FAST=1 $(BIN)/mkdocs build --strict
 
-test: lint unit docs
+# A new user's install: sdist -> wheel -> fresh venv, used outside the source tree.
+wheel-check: $(STAMP)
+	PYTHON=$(BIN)/python scripts/check_wheel.sh
+
+test: lint unit docs wheel-check
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/presets.py

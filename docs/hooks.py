@@ -20,7 +20,12 @@ def model_zoo_table() -> str:
         results = []
         paper = []
         for record in meta.get("evaluation", []):
-            if record.get("protocol") == "lake-20way":
+            if record.get("protocol") == "lake-20way" and "runs_file" in record:
+                setting = (
+                    f"Lake 20-way one-shot, the official runs ({record['runs_file']}), "
+                    f"{record['trials']} trials"
+                )
+            elif record.get("protocol") == "lake-20way":
                 setting = (
                     f"Lake 20-way one-shot, {record['trials']} trials of {record['runs']} runs "
                     f"built from the {record['split']} set, seed {record['seed']}"

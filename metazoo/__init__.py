@@ -7,26 +7,38 @@ model = metazoo.load("protonet_omniglot")
 episodes = metazoo.omniglot_episodes("test", ways=5, shots=1, queries=15)
 model.evaluate(episodes.take(100))
 ```
+
+Submodules and the names below are imported on first use, so `import
+metazoo` (and `metazoo list`) does not start TensorFlow.
 """
+
+import importlib
+
+from metazoo import _tf_logs
 
 __version__ = "0.1.0"
 
-from metazoo import algorithms, data, episodes, evaluation, networks, presets, training  # noqa: E402
-from metazoo.episodes import omniglot_episodes  # noqa: E402
-from metazoo.evaluation import evaluate_episodes, evaluate_pairs  # noqa: E402
-from metazoo.presets import list_presets, load  # noqa: E402
+_tf_logs.install()
 
-__all__ = [
-    "algorithms",
-    "data",
-    "episodes",
-    "evaluate_episodes",
-    "evaluate_pairs",
-    "evaluation",
-    "list_presets",
-    "load",
-    "networks",
-    "omniglot_episodes",
-    "presets",
-    "training",
-]
+_SUBMODULES = ("algorithms", "data", "episodes", "evaluation", "networks", "presets", "training")
+_NAMES = {
+    "omniglot_episodes": "metazoo.episodes",
+    "evaluate_episodes": "metazoo.evaluation",
+    "evaluate_pairs": "metazoo.evaluation",
+    "list_presets": "metazoo.presets",
+    "load": "metazoo.presets",
+}
+
+__all__ = sorted((*_SUBMODULES, *_NAMES))
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"metazoo.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'metazoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted((*globals(), *__all__))

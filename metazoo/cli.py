@@ -2,6 +2,10 @@
 
 With `--json`, `metazoo eval` prints one JSON object as the last line of
 stdout; everything else (progress bars, logs) goes before it or to stderr.
+A failing command prints one line, `metazoo <command>: error: ...`, to
+stderr and exits with 2 (`metazoo --debug ...` shows the traceback).
+TensorFlow is imported only by the commands that need it, so `metazoo
+list` and `--help` start at once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 
 # Recipes behind `metazoo train <algorithm>` (module paths, imported lazily).
@@ -26,10 +29,6 @@ EVAL_RECIPES = {
 }
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -39,9 +38,19 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(with_recipes: bool = True) -> argparse.ArgumentParser:
+    """The `metazoo` argument parser.
+
+    Args:
+        with_recipes: bool. Add every `train <algorithm>`'s options, which
+            imports the recipes (and TensorFlow); `main` leaves them out
+            unless the command line asks for `train`.
+    """
     parser = argparse.ArgumentParser(
         prog="metazoo", description="The meta-learning model zoo for Keras."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the full traceback when a command fails"
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -104,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     algorithms = train.add_subparsers(dest="algorithm", required=True)
     for name, module in TRAIN_RECIPES.items():
         sub = algorithms.add_parser(name, help=f"train with the {name} recipe")
-        importlib.import_module(module).add_train_arguments(sub)
-        _add_common(sub)
+        if with_recipes:
+            importlib.import_module(module).add_train_arguments(sub)
+            _add_common(sub)
 
     demo = commands.add_parser("demo", help="the README's main job")
     demo.add_argument("--preset", default="protonet_omniglot")
@@ -116,12 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_list(args) -> int:
-    from metazoo.presets import list_presets, presets_dir
+    from metazoo.presets import list_presets, preset_dirs
 
     presets = list_presets()
     if not presets:
-        print(f"No presets found in {presets_dir()}")
-        return 1
+        raise FileNotFoundError(f"No presets found in {[str(d) for d in preset_dirs()]}")
     width = max(map(len, presets))
     for name, meta in presets.items():
         print(f"{name:<{width}}  {meta.get('description', '')}")
@@ -184,6 +193,10 @@ def _print_result(result: dict, as_json: bool) -> None:
 
 
 def cmd_train(args) -> int:
+    from metazoo.presets import check_preset_output
+
+    # Before any training: a mistaken --output must cost nothing.
+    check_preset_output(args.output, args.overwrite)
     recipe = importlib.import_module(TRAIN_RECIPES[args.algorithm])
     path = recipe.run_train(args)
     print(f"Wrote preset {path}")
@@ -220,9 +233,18 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    known = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError)
+    text = lines[0] if lines else ""
+    if not isinstance(err, known) or not text:
+        text = f"{type(err).__name__}: {text}".rstrip(": ")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
-    _quiet_tensorflow()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(with_recipes="train" in argv)
     args = parser.parse_args(argv)
     handler = {
         "list": cmd_list,
@@ -233,14 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handler[args.command](args)
-    except (
-        ValueError,
-        FileNotFoundError,
-        FileExistsError,
-        ConnectionError,
-        FloatingPointError,
-    ) as err:
-        print(f"metazoo {args.command}: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"metazoo {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"metazoo {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
 
 

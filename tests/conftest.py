@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import metazoo  # noqa: F401  (first: it keeps TensorFlow's start-up log lines quiet)
 
 
 def pytest_configure(config):

@@ -1,4 +1,5 @@
 import json
+import re
 
 import keras
 import pytest
@@ -24,7 +25,9 @@ def preset_dir(tmp_path, monkeypatch):
 
 def test_list(preset_dir, capsys):
     assert cli.main(["list"]) == 0
-    assert "tiny_proto  an untrained tiny ProtoNet" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert re.search(r"^tiny_proto +an untrained tiny ProtoNet$", out, re.MULTILINE)
+    assert re.search(r"^protonet_omniglot +Prototypical Network", out, re.MULTILINE)
 
 
 def test_eval_json_contract(preset_dir, data_dir, capsys):
@@ -41,7 +44,82 @@ def test_eval_json_contract(preset_dir, data_dir, capsys):
 
 def test_eval_unknown_preset_is_a_clear_error(preset_dir, capsys):
     assert cli.main(["eval", "nope"]) == 2
-    assert "Registered presets: ['tiny_proto']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Unknown preset 'nope'" in err and "'tiny_proto'" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["list"], ["--help"], ["eval", "--help"]])
+def test_list_and_help_start_without_tensorflow(argv):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from metazoo import cli\n"
+        "try:\n"
+        f"    cli.main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_errors_are_one_line_and_debug_shows_the_traceback(preset_dir, capsys):
+    (preset_dir / "tiny_proto" / "config.json").write_text("[]")
+    assert cli.main(["eval", "tiny_proto"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("metazoo eval: error: ") and len(err.splitlines()) == 1
+    assert "config.json' must hold a JSON object. Received: a list" in err
+    with pytest.raises(ValueError, match="must hold a JSON object"):
+        cli.main(["--debug", "eval", "tiny_proto"])
+
+
+def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
+    def boom(args):
+        raise RuntimeError("first line\nsecond line")
+
+    monkeypatch.setattr(cli, "cmd_list", boom)
+    assert cli.main(["list"]) == 2
+    assert capsys.readouterr().err == "metazoo list: error: RuntimeError: first line\n"
+
+
+def test_a_missing_data_dir_is_an_error(preset_dir, tmp_path, capsys):
+    argv = ["eval", "tiny_proto", "--episodes", "2", "--data-dir", str(tmp_path / "nope")]
+    assert cli.main(argv) == 2
+    assert "does not exist. Received:" in capsys.readouterr().err
+
+
+def _train_argv(output, *extra):
+    return ["train", "protonet", "--episodes", "2", "--epoch-episodes", "1", "--filters", "2",
+            "--eval-episodes", "0", "--output", str(output), *extra]  # fmt: skip
+
+
+def test_train_output_never_loses_a_users_files(tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    papers = work / "papers"
+    papers.mkdir(parents=True)
+    (work / "notes.txt").write_text("mine")
+    (papers / "draft.tex").write_text("draft")
+    monkeypatch.chdir(work)
+    for output, extra, message in [
+        (".", [], "would replace the current directory"),
+        (".", ["--overwrite"], "would replace the current directory"),
+        ("..", ["--overwrite"], "would replace a parent of the current directory"),
+        (tmp_path, ["--overwrite"], "would replace a parent of the current directory"),
+        (presets.BUILTIN_PRESETS_DIR, ["--overwrite"], "would replace a preset registry"),
+        ("papers", [], "exists and is not empty; pass --overwrite"),
+        ("papers", ["--overwrite"], "not one metazoo wrote"),
+        ("notes.txt", ["--overwrite"], "exists and is not a folder"),
+    ]:
+        assert cli.main(_train_argv(output, *extra)) == 2, output
+        err = capsys.readouterr().err
+        assert message in err and len(err.splitlines()) == 1, (output, err)
+    assert (work / "notes.txt").read_text() == "mine"
+    assert (papers / "draft.tex").read_text() == "draft"
+    assert sorted(p.name for p in work.iterdir()) == ["notes.txt", "papers"]
 
 
 def test_eval_bad_ways_is_a_clear_error(preset_dir, data_dir, capsys):
@@ -71,6 +149,11 @@ def test_train_protonet_writes_a_preset(data_dir, tmp_path):
     assert "--same-alphabet-fraction 0.5" in meta["training"]["command"]
     assert meta["evaluation"][0]["paper"] == 0.988
     assert presets.load(out).count_params() == meta["parameters"]
+    # The same --output again: refused, then replaced with --overwrite.
+    assert cli.main(argv) == 2
+    argv[argv.index("--eval-episodes") + 1] = "0"
+    assert cli.main([*argv, "--overwrite"]) == 0
+    assert json.loads((out / "metadata.json").read_text())["evaluation"] == []
 
 
 @pytest.mark.data
@@ -148,8 +231,8 @@ def test_train_siamese_writes_a_preset_and_resumes_only_its_own_run(data_dir, tm
     }
     assert presets.load(out).count_params() == meta["parameters"]
     # The same command again resumes its finished backup; other settings are refused.
-    assert cli.main(argv) == 0
-    assert cli.main(argv + ["--same-alphabet-fraction", "0.0"]) == 2
+    assert cli.main(argv + ["--overwrite"]) == 0
+    assert cli.main(argv + ["--overwrite", "--same-alphabet-fraction", "0.0"]) == 2
     assert "belongs to another run: the training data settings" in capsys.readouterr().err
 
 

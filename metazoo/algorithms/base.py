@@ -3,7 +3,84 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+from metazoo.presets import PresetMixin
+
+# A drawing's mean intensity under the ink = 1 convention is about 0.09 on
+# Omniglot (at most 0.21 for one image); inverted (ink = 0 on white), 0.91.
+INVERTED_MEAN = 0.75
+
+
+def check_images(images, name: str = "images") -> None:
+    """Raises `ValueError` unless `images` follow metazoo's convention.
+
+    Images are float in [0, 1]; single-channel drawings have ink = 1 on a 0
+    background. Called on eager inputs only (a traced call has no values).
+
+    Raises:
+        ValueError: values outside [0, 1] (e.g. uint8 in 0..255), or
+            drawings that look inverted (mean intensity above 0.75).
+    """
+    values = np.asarray(images)
+    if values.size == 0:
+        return
+    low, high = float(values.min()), float(values.max())
+    if low < -1e-3 or high > 1 + 1e-3:
+        hint = " (0..255 pixels? divide by 255)" if high > 1.5 else ""
+        raise ValueError(
+            f"{name} must be in [0, 1] with ink = 1 on a 0 background{hint}. "
+            f"Received: values in [{low:g}, {high:g}], dtype {values.dtype}"
+        )
+    if values.shape[-1] == 1 and float(values.mean()) > INVERTED_MEAN:
+        raise ValueError(
+            f"{name} look inverted: metazoo's drawings have ink = 1 on a 0 background "
+            f"(pass 1 - images for dark ink on white). Received: mean intensity "
+            f"{float(values.mean()):.2f}"
+        )
+
+
+def check_support_labels(support_labels) -> None:
+    """Raises `ValueError` unless each episode's support labels are exactly `0..ways-1`.
+
+    `support_labels` is `[episodes, support]`; `ways` is the number of
+    distinct labels of an episode. A label outside that range would have no
+    column among the logits, and its examples would silently be dropped.
+    """
+    labels = np.asarray(support_labels)
+    for episode, row in enumerate(labels):
+        ways = len(np.unique(row))
+        if row.min() < 0 or row.max() >= ways:
+            where = f" (episode {episode})" if len(labels) > 1 else ""
+            raise ValueError(
+                f"support_labels must be the class ids 0..ways-1 with every class present; "
+                f"this episode has {ways} classes{where}. "
+                f"Received: labels {sorted(np.unique(row).tolist())}"
+            )
+
+
+def has_values(*tensors) -> bool:
+    """Whether every tensor holds values (eager or numpy), not a symbolic placeholder."""
+    return tf.executing_eagerly() and all(
+        isinstance(t, (np.ndarray, list, tuple, int, float))
+        or (tf.is_tensor(t) and not isinstance(t, keras.KerasTensor))
+        for t in tensors
+    )
+
+
+def check_episode(inputs) -> None:
+    """Checks an eager episode's values: `check_support_labels` and `check_images`.
+
+    Symbolic inputs (inside `fit` or a traced function) pass unchecked.
+    """
+    if not isinstance(inputs, (tuple, list)) or len(inputs) != 3 or not has_values(*inputs):
+        return
+    support, support_labels, query = inputs
+    labels = np.asarray(support_labels)
+    check_support_labels(labels.reshape((-1, labels.shape[-1])) if labels.ndim else labels)
+    check_images(support, "support_images")
+    check_images(query, "query_images")
 
 
 def unpack_episode(inputs):
@@ -62,7 +139,22 @@ def embed_episode(embed, support, query, training=False):
     )
 
 
-class FewShotClassifier(keras.Model):
+class DatasetFitMixin:
+    """`fit` on a `tf.data.Dataset` without Keras's warning about `shuffle`.
+
+    metazoo's training data (episodes, pairs, optimizee trajectories) are
+    endless seeded datasets, random by construction. Keras's default
+    `shuffle=True` cannot apply to a dataset and only makes `fit` warn that
+    it ignores it; for a dataset the default here is `shuffle=False`.
+    """
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        if not args and isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, y, *args, **kwargs)
+
+
+class FewShotClassifier(PresetMixin, DatasetFitMixin, keras.Model):
     """Base of the episodic classifiers: `call(episode) -> query logits`.
 
     Subclasses implement `episode_logits(support, support_labels, query,
@@ -70,6 +162,16 @@ class FewShotClassifier(keras.Model):
     default `compile` arguments (Adam 1e-3, sparse cross-entropy on logits,
     accuracy) and explicit building, so saving always keeps the optimizer.
     """
+
+    def __call__(self, *args, **kwargs):
+        # Checked before Keras's __call__, so a user sees the ValueError itself
+        # rather than wrapped in Keras's "Exception encountered when calling".
+        self.check_inputs(args[0] if args else kwargs.get("inputs"))
+        return super().__call__(*args, **kwargs)
+
+    def check_inputs(self, inputs) -> None:
+        """Checks eager inputs against metazoo's conventions (see `check_episode`)."""
+        check_episode(inputs)
 
     def episode_logits(self, support, support_labels, query, training=False):
         raise NotImplementedError

@@ -14,7 +14,12 @@ from metazoo.algorithms.augmentation import (  # RandomAffine, affine_warp: re-e
     resolve_preprocessing,
     serialize_layer,
 )
-from metazoo.algorithms.base import FewShotClassifier, embed_episode
+from metazoo.algorithms.base import (
+    FewShotClassifier,
+    check_images,
+    embed_episode,
+    has_values,
+)
 from metazoo.algorithms.protonet import MISSING_CLASS_LOGIT
 
 EPISODE_REDUCTIONS = ("max", "mean")
@@ -139,6 +144,15 @@ class SiameseNetwork(FewShotClassifier):
         if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
             return tf.sigmoid(self.pair_logits(inputs[0], inputs[1], training=training))
         return super().call(inputs, training=training)
+
+    def check_inputs(self, inputs) -> None:
+        """Eager pairs `(images_a, images_b)` or episodes follow metazoo's conventions."""
+        if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
+            if has_values(*inputs):
+                check_images(inputs[0], "images_a")
+                check_images(inputs[1], "images_b")
+            return
+        super().check_inputs(inputs)
 
     def serving_signature(self):
         """Input signature of the exported `serve` endpoint: a batch of pairs.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -10,6 +9,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from metazoo.files import sha256sum
 
 DATA_DIR_ENV = "METAZOO_DATA_DIR"
 _CACHE_ENV = "METAZOO_CACHE_DIR"
@@ -27,14 +28,6 @@ class RemoteFile:
 
 def _cache_dir() -> Path:
     return Path(os.environ.get(_CACHE_ENV, Path.home() / ".cache" / "metazoo" / "downloads"))
-
-
-def sha256sum(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from metazoo.data._files import fetch
 from metazoo.data.omniglot import _PATH_RE, EVALUATION, _open_zip
+from metazoo.files import atomic_dir, check_output_dir
 
 WAYS = 20
 # Run folders are named with two digits, as in all_runs.zip.
@@ -69,7 +68,9 @@ def build_lake_runs(
         runs: int. How many runs, 1 to 99 (two-digit run names as in
             `all_runs.zip`); 20 like the official set.
         seed: int. Same seed, same runs.
-        overwrite: bool. Replace an existing `output`.
+        overwrite: bool. Replace an existing `output` that holds runs this
+            function wrote (never another folder: see
+            `metazoo.files.check_output_dir`).
 
     Example:
     ```python
@@ -84,11 +85,7 @@ def build_lake_runs(
         )
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0. Received: seed={seed!r}")
-    output = Path(output).expanduser()
-    if output.exists() and not overwrite:
-        raise FileExistsError(
-            f"{str(output)!r} exists; pass overwrite=True (CLI: --overwrite) to replace it."
-        )
+    output = check_output_dir(output, overwrite, marker=MANIFEST_FILE, what="runs folder")
     archive, names = _open_zip(Path(fetch(EVALUATION, data_dir)))
     with archive:
         return _build(archive, names, output, runs, seed)
@@ -112,11 +109,8 @@ def _build(archive, names: list[str], output: Path, runs: int, seed: int) -> Pat
             passes.extend(rng.permutation(len(eligible)).tolist())
         return eligible[passes.pop(0)]
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    tmp.chmod(0o755)  # mkdtemp's 0o700 would hide the runs from other users
     provenance = []
-    try:
+    with atomic_dir(output) as tmp:
         for r in range(1, runs + 1):
             alphabet = next_alphabet()
             chars = sorted(drawings[alphabet])
@@ -149,10 +143,4 @@ def _build(archive, names: list[str], output: Path, runs: int, seed: int) -> Pat
             )
             + "\n"
         )
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return output

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from metazoo.data._files import RemoteFile, fetch
+from metazoo.files import read_json_object, sha256sum, write_json_atomically
 
 _URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
 BACKGROUND = RemoteFile(
@@ -77,6 +78,8 @@ PROTOCOLS = {
     "vinyals": ("train", "val", "test", "trainval"),
     "lake": ("background", "evaluation"),
 }
+# Beside a prepared config's records: the sha256 of the zips they were built from.
+SOURCES_FILE = "metazoo_sources.json"
 _PATH_RE = re.compile(r"images_(?:background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$")
 
 
@@ -112,10 +115,13 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
     return archive, names
 
 
-def _ink_image(png: bytes, size: int) -> np.ndarray:
-    from PIL import Image
+def _ink_image(png: bytes, size: int, where: str = "the image") -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
 
-    image = Image.open(io.BytesIO(png)).convert("L")
+    try:
+        image = Image.open(io.BytesIO(png)).convert("L")
+    except (UnidentifiedImageError, OSError, ValueError) as err:
+        raise ValueError(f"{where} is not a readable PNG image ({err}).") from err
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.LANCZOS)
     return (255 - np.asarray(image, dtype=np.uint8))[..., None]
@@ -233,7 +239,7 @@ class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
                     yield (
                         name,
                         {
-                            "image": _ink_image(png, size),
+                            "image": _ink_image(png, size, f"{name} in {str(path)!r}"),
                             "alphabet": alphabet,
                             "character": f"{alphabet}/character{character}",
                             "character_id": int(char_id) - 1,
@@ -349,6 +355,13 @@ def omniglot_builder(
 ) -> MetazooOmniglot:
     """Returns the prepared TFDS builder for a protocol (preparing it once if needed).
 
+    The prepared records remember the sha256 of the zips they were built
+    from (`metazoo_sources.json` beside them). The zips are located anew on
+    every call (`data_dir`, else `$METAZOO_DATA_DIR`, else the download
+    cache), so a missing data folder is an error even when records exist, and
+    records built from other files (another folder, a changed or repaired
+    zip) are rebuilt from these ones.
+
     Args:
         protocol: str. `"vinyals"` or `"lake"`.
         image_size: int. 28, or 56 or 105 for the Lake protocol.
@@ -356,10 +369,32 @@ def omniglot_builder(
             `$METAZOO_DATA_DIR`, else the zips are downloaded.
     """
     _check_protocol(protocol, PROTOCOLS[protocol][0] if protocol in PROTOCOLS else "", image_size)
+    paths = [Path(fetch(remote, data_dir)) for remote in (BACKGROUND, EVALUATION)]
+    sources = {path.name: sha256sum(path) for path in paths}
     config = "vinyals" if protocol == "vinyals" else f"lake_{image_size}"
     builder = MetazooOmniglot(config=config, source_dir=data_dir)
-    builder.download_and_prepare()
+    if prepared_from(builder, sources):
+        return builder
+    for path in paths:
+        # Before TFDS touches the prepared records: a bad zip must not cost the good ones.
+        _open_zip(path)[0].close()
+    mode = tfds.download.GenerateMode
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            # Records from other (or unrecorded) sources are regenerated, not reused.
+            download_mode=mode.REUSE_CACHE_IF_EXISTS
+            if builder.is_prepared()
+            else mode.REUSE_DATASET_IF_EXISTS
+        )
+    )
+    write_json_atomically(Path(builder.data_dir) / SOURCES_FILE, sources)
     return builder
+
+
+def prepared_from(builder: MetazooOmniglot, sources: dict[str, str]) -> bool:
+    """Whether `builder`'s records exist and were built from `sources` (name -> sha256)."""
+    record = Path(builder.data_dir) / SOURCES_FILE
+    return builder.is_prepared() and record.is_file() and read_json_object(record) == sources
 
 
 @functools.lru_cache(maxsize=8)

@@ -13,7 +13,16 @@ from metazoo.presets import load, load_metadata
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every `metazoo train` recipe shares: output, backup, description."""
-    parser.add_argument("--output", required=True, help="preset folder to write")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="preset folder to write (a new or empty folder; see --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing preset folder at --output (never another kind of folder)",
+    )
     parser.add_argument(
         "--backup-dir", default=None, help="resumable state (default: .<output>.backup beside it)"
     )

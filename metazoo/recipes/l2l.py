@@ -387,7 +387,7 @@ def run_train(args: argparse.Namespace) -> Path:
             "evaluation": evaluation,
         },
         export=False,
-        overwrite=True,
+        overwrite=args.overwrite,
     )
 
 

@@ -284,5 +284,5 @@ def run_train(args: argparse.Namespace) -> Path:
             "training": training,
             "evaluation": evaluation,
         },
-        overwrite=True,
+        overwrite=args.overwrite,
     )

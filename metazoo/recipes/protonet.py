@@ -246,5 +246,5 @@ def run_train(args: argparse.Namespace) -> Path:
             "training": training,
             "evaluation": evaluation,
         },
-        overwrite=True,
+        overwrite=args.overwrite,
     )

@@ -318,7 +318,7 @@ def test_from_preset_gives_the_trained_rule(tmp_path):
     for name, value in trainer.get_meta_params().items():
         np.testing.assert_array_equal(optimizer.meta_params[name], value)
     other = save_preset(trainer, tmp_path / "other", {"description": "x"}, export=False)
-    with pytest.raises(ValueError, match="not a learned optimizer"):
+    with pytest.raises(ValueError, match="needs a learned-optimizer preset. Received"):
         LearnedOptimizer.from_preset(other)
 
 
@@ -327,7 +327,7 @@ def test_committed_presets_load_as_optimizers(preset):
     from metazoo.presets import list_presets
 
     if preset not in list_presets():
-        pytest.skip(f"preset {preset} is not in saved_models/")
+        pytest.skip(f"preset {preset} is not registered")
     optimizer = LearnedOptimizer.from_preset(preset)
     assert optimizer.rule_config == UpdateRuleConfig()
     variable = keras.Variable(np.zeros((3,), "float32"))

@@ -152,3 +152,37 @@ def test_fit_under_mirrored_strategy_with_two_cpus(tiny_images):
 def test_rejects_non_model_backbone():
     with pytest.raises(ValueError, match="backbone must be a keras.Model"):
         PrototypicalNetwork("conv4")
+
+
+def _episode(tiny_images, seed=0):
+    (support, labels, query), _ = next(iter(episodes_from_array(tiny_images, 5, 1, 3, seed=seed)))
+    return support.numpy(), labels.numpy(), query.numpy()
+
+
+@pytest.mark.parametrize("bad_label", [7, -1, 5])
+def test_support_labels_outside_the_classes_are_refused(tiny_images, bad_label):
+    """A label without a logit column used to drop its example silently."""
+    model = PrototypicalNetwork(Conv4(filters=2))
+    support, labels, query = _episode(tiny_images)
+    labels[2] = bad_label
+    with pytest.raises(ValueError, match=r"support_labels must be the class ids 0..ways-1"):
+        model((support, labels, query))
+    batched = (
+        support[None].repeat(2, 0),
+        np.stack([np.arange(5), labels]),
+        query[None].repeat(2, 0),
+    )
+    with pytest.raises(ValueError, match=r"\(episode 1\)"):
+        model(batched)
+
+
+def test_images_outside_the_convention_are_refused(tiny_images):
+    model = PrototypicalNetwork(Conv4(filters=2))
+    support, labels, query = _episode(tiny_images)
+    model((support, labels, query))  # the convention: float in [0, 1], ink = 1 on 0
+    with pytest.raises(ValueError, match=r"support_images must be in \[0, 1\].*divide by 255"):
+        model(((support * 255).astype("uint8"), labels, query))
+    with pytest.raises(ValueError, match=r"query_images look inverted.*pass 1 - images"):
+        model((support, labels, 1.0 - query))
+    with pytest.raises(ValueError, match=r"values in \[-0.5, "):
+        model((support - 0.5, labels, query))

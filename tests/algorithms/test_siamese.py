@@ -34,15 +34,15 @@ def flatten_siamese(weights, bias):
 def test_pair_probability_golden_value_and_symmetry():
     model = flatten_siamese([-1.0, -2.0, 0.5, 0.0], 1.0)
     a = np.float32([[[[1], [0]], [[0], [1]]]])
-    b = np.float32([[[[0], [0]], [[1], [3]]]])
-    # |a - b| = (1, 0, 1, 2): logit = -1 + 0 + 0.5 + 0 + 1 = 0.5
+    b = np.float32([[[[0], [0]], [[1], [0.5]]]])
+    # |a - b| = (1, 0, 1, 0.5): logit = -1 + 0 + 0.5 + 0 + 1 = 0.5
     np.testing.assert_allclose(model((a, b)), [[1 / (1 + np.exp(-0.5))]], rtol=1e-6)
     np.testing.assert_allclose(model((b, a)), model((a, b)))
 
 
 def test_episode_logits_golden_values():
     model = flatten_siamese([-1.0, 0.0, 0.0, 0.0], 0.0)
-    pixel = np.float32([0.0, 1.0, 3.0])  # one support image per value of pixel 0
+    pixel = np.float32([0.0, 1.0, 0.9])  # one support image per value of pixel 0
     support = np.zeros((3, 2, 2, 1), np.float32)
     support[:, 0, 0, 0] = pixel
     query = np.zeros((1, 2, 2, 1), np.float32)
@@ -218,3 +218,14 @@ def test_train_recipe_writes_a_scored_preset(data_dir, tmp_path):
     assert lake["protocol"] == "lake-20way" and lake["trials"] == 400 and lake["paper"] == 0.92
     assert [(r["protocol"], r["ways"]) for r in episodes] == [("lake", 5), ("lake", 20)]
     assert isinstance(load(output), SiameseNetwork)
+
+
+def test_pairs_outside_the_convention_are_refused():
+    model = SiameseNetwork(Conv4(filters=2))
+    images = np.zeros((2, 28, 28, 1), "float32")
+    images[:, 10:18, 12:14] = 1.0
+    assert model((images, images)).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"images_b must be in \[0, 1\].*divide by 255"):
+        model((images, images * 255))
+    with pytest.raises(ValueError, match=r"images_a look inverted"):
+        model((1.0 - images, images))

@@ -1,5 +1,7 @@
+import json
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +133,43 @@ def test_offline_without_data_fails_fast(tmp_path, monkeypatch):
         _builder(tmp_path, None).download_and_prepare()
     assert time.monotonic() - start < 20
     assert not list((tmp_path / "cache").rglob("*.zip*"))  # no partial download left
+
+
+def test_corrupt_png_names_its_zip_and_member(tmp_path):
+    archive = tmp_path / "images_evaluation_part.zip"
+    member = "images_evaluation/Angelic/character01/0965_01.png"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr(member, b"\x89PNG but not really")
+    builder = MetazooOmniglot(config="lake_28", source_dir=tmp_path, data_dir=tmp_path / "tfds")
+    with pytest.raises(ValueError, match=rf"{member} in '.*images_evaluation_part.zip' is not a "
+                       "readable PNG image"):  # fmt: skip
+        next(builder._generate_examples([archive], None))
+
+
+def test_prepared_records_follow_the_data_folder(data_dir, tmp_path):
+    """A prepared cache does not hide a missing or broken data folder, nor other sources."""
+    load_omniglot("lake", "evaluation", 28, data_dir)  # prepared from the real zips
+    builder = omniglot.omniglot_builder("lake", 28, data_dir)
+    records = sorted(Path(builder.data_dir).glob("*.tfrecord*"))
+    stamps = [p.stat().st_mtime_ns for p in records]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_omniglot("lake", "evaluation", 28, tmp_path / "missing")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "images_background.zip").write_bytes(
+        (data_dir / "omniglot" / "images_background.zip").read_bytes()[:100_000]
+    )
+    (broken / "images_evaluation.zip").symlink_to(data_dir / "omniglot" / "images_evaluation.zip")
+    with pytest.raises(ValueError, match="images_background.zip' is not a readable zip file"):
+        load_omniglot("lake", "evaluation", 28, broken)
+    # The same files in another folder: the records are used as they are, not rebuilt.
+    same = tmp_path / "same"
+    same.mkdir()
+    for name in ("images_background.zip", "images_evaluation.zip"):
+        (same / name).symlink_to(data_dir / "omniglot" / name)
+    assert load_omniglot("lake", "evaluation", 28, same).images.shape == (659, 20, 28, 28, 1)
+    assert [p.stat().st_mtime_ns for p in records] == stamps
+    # Records built from other files are not taken for these ones.
+    sources = json.loads((Path(builder.data_dir) / omniglot.SOURCES_FILE).read_text())
+    assert omniglot.prepared_from(builder, sources)
+    assert not omniglot.prepared_from(builder, {**sources, "images_background.zip": "0" * 64})

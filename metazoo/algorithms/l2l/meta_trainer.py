@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from metazoo.algorithms.base import DatasetFitMixin
 from metazoo.algorithms.l2l.optimizees import (
     Optimizee,
     fold_in,
@@ -19,6 +20,7 @@ from metazoo.algorithms.l2l.update_rule import (
     init_state,
     lstm_update,
 )
+from metazoo.presets import PresetMixin
 
 
 def trajectory_seeds(seed, index) -> tuple[tf.Tensor, tf.Tensor]:
@@ -95,7 +97,7 @@ class _UnrollCarry:
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
-class L2LMetaTrainer(keras.Model):
+class L2LMetaTrainer(PresetMixin, DatasetFitMixin, keras.Model):
     """Meta-trains a coordinatewise LSTM optimizer on an optimizee family with `fit`.
 
     Its trainable weights are the LSTM's meta-parameters. Each `train_step`

@@ -9,8 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from metazoo.algorithms.l2l.meta_trainer import L2LMetaTrainer
 from metazoo.algorithms.l2l.update_rule import UpdateRuleConfig, lstm_update
-from metazoo.presets import load, load_metadata
+from metazoo.presets import load_metadata
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
@@ -146,10 +147,15 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
             name_or_dir: str. A registered preset (`metazoo list`, e.g.
                 `"l2l_mnist_mlp"`) or a preset folder.
             **kwargs: optimizer arguments, e.g. `learning_rate` or `clipnorm`.
+
+        Raises:
+            ValueError: the preset is not a learned optimizer ("Received: ...").
         """
         kind = load_metadata(name_or_dir).get("kind")
         if kind != "learned_optimizer":
             raise ValueError(
-                f"Preset {str(name_or_dir)!r} is not a learned optimizer. Received: kind={kind!r}"
+                f"LearnedOptimizer.from_preset needs a learned-optimizer preset. "
+                f"Received: {str(name_or_dir)!r} of kind {kind!r}"
             )
-        return cls.from_meta_trainer(load(name_or_dir, compile=False), **kwargs)
+        trainer = L2LMetaTrainer.from_preset(name_or_dir, compile=False)
+        return cls.from_meta_trainer(trainer, **kwargs)
