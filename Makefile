@@ -31,9 +31,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# Executes every tutorial (fast mode) and fails on any error or warning.
+# Executes every tutorial (fast mode) and fails on any error or warning, then checks
+# the built pages as a reader sees them (math, anchors, links, no stderr blocks).
 docs: $(STAMP)
 	METAZOO_FAST=1 $(BIN)/mkdocs build --strict
+	$(BIN)/python scripts/check_site.py site
 
 # A new user's install: sdist -> wheel -> fresh venv, used outside the source tree.
 wheel-check: $(STAMP)

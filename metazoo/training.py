@@ -149,6 +149,7 @@ def fit_resumable(
         steps_per_epoch=steps_per_epoch,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # endless seeded data: Keras could not shuffle it, only warn
     )
     losses = history.history.get("loss", [])
     if model.stop_training and losses and not tf.math.is_finite(losses[-1]):
