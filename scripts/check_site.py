@@ -8,7 +8,7 @@ Fails (exit 1, one line per problem) on
   text of a page (code, scripts and MathML excluded);
 - links to anchors that do not exist on their page (tables of contents
   included), and internal links or images whose file does not exist;
-- stderr output or warnings in a rendered tutorial;
+- stderr output, warnings, log lines or progress bars in a rendered tutorial;
 - a published source file of the docs' own machinery (e.g. `hooks.py`).
 """
 
@@ -26,7 +26,9 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 _RAW_TEX = re.compile(
     r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\n]{0,200}?(?:\\[A-Za-z]+|[_^]\{?\w)[^$\n]*?\$"
 )
-_WARNING_TEXT = re.compile(r"\b\w*Warning: |^W\d{4} |^E\d{4} |absl::InitializeLog", re.MULTILINE)
+_WARNING_TEXT = re.compile(
+    r"\b\w*Warning: |^W\d{4} |^E\d{4} |absl::InitializeLog|━━━", re.MULTILINE
+)
 
 
 class _Page(HTMLParser):
@@ -58,14 +60,16 @@ class _Page(HTMLParser):
             return
         classes = attrs.get("class") or ""
         entering_output = "jp-OutputArea-output" in classes
-        self._stack.append((tag, entering_output))
-        self._skip += tag in _SKIP
+        # A notebook's hidden copy of each code cell (for the copy button) is code too.
+        skipping = tag in _SKIP or "clipboard-copy-txt" in classes
+        self._stack.append((tag, entering_output, skipping))
+        self._skip += skipping
         self._output += entering_output
 
     def handle_endtag(self, tag):
         while self._stack:
-            open_tag, was_output = self._stack.pop()
-            self._skip -= open_tag in _SKIP
+            open_tag, was_output, was_skipping = self._stack.pop()
+            self._skip -= was_skipping
             self._output -= was_output
             if open_tag == tag:
                 break
@@ -115,7 +119,7 @@ def check_site(site: str | Path) -> list[str]:
         if page.stderr:
             problems.append(f"{where}: {page.stderr} stderr block(s) in a rendered notebook")
         for match in list(_WARNING_TEXT.finditer("".join(page.output_text)))[:3]:
-            problems.append(f"{where}: a warning or log line in a cell output: {match.group(0)!r}")
+            problems.append(f"{where}: a warning, log line or progress bar in a cell output: {match.group(0)!r}")
         for url in page.links + page.images:
             target = _target(site, path, url)
             if target is None:

@@ -45,7 +45,16 @@ def _setting(record: dict) -> str:
             f"episodes, seed {record['seed']}"
         )
     if "final_loss" in record:
-        return f"{record['variant'].replace('_', ' ')}: {record['protocol']}"
+        optimizee = dict(record.get("optimizee", {}))
+        if optimizee.get("name") == "mnist_mlp":
+            sizes = "-".join(str(n) for n in [784, *optimizee["hidden_sizes"], 10])
+            task = f"MNIST MLP {sizes} {optimizee['activation']}"
+            runs = "held-out MLPs, test loss"
+        else:
+            task = f"{optimizee.get('dims', '')}-d quadratics, batches of "
+            task += f"{optimizee.get('num_functions', '')}"
+            runs = "held-out batches"
+        return f"{task}, {record['steps']} steps, {record['seeds']} {runs}"
     return str(protocol)
 
 
@@ -72,7 +81,13 @@ def model_zoo_table() -> str:
     """The Model zoo table and, below it, what each preset is."""
     from metazoo.presets import list_presets
 
-    presets = list_presets()
+    # Few-shot classifiers first, then learned optimizers; by name within each.
+    presets = dict(
+        sorted(
+            list_presets().items(),
+            key=lambda kv: (kv[1].get("kind") != "few_shot_classifier", kv[0]),
+        )
+    )
     rows = [
         "| preset | setting | ours (± 95% CI) | paper |",
         "| --- | --- | --- | --- |",
@@ -104,7 +119,12 @@ _SKIP_TAGS = ("code", "pre", "script", "style", "math")
 def _mathml(tex: str, display: bool) -> str:
     from latex2mathml.converter import convert
 
-    return convert(html.unescape(tex.strip()), display="block" if display else "inline")
+    tex = html.unescape(tex.strip())
+    # latex2mathml has no `aligned`; an array of right- and left-aligned columns is the same.
+    tex = tex.replace(r"\begin{aligned}", r"\begin{array}{rl}").replace(
+        r"\end{aligned}", r"\end{array}"
+    )
+    return convert(tex, display="block" if display else "inline")
 
 
 def _dollar_math(fragment: str) -> str:

@@ -37,7 +37,8 @@ def test_each_kind_of_problem_is_reported(tmp_path):
                       '<div class="jp-OutputArea-output" data-mime-type="application/'
                       'vnd.jupyter.stderr"><pre>W0000 log</pre></div>'
                       '<div class="jp-OutputArea-output"><pre>x.py:1: UserWarning: careful'
-                      "</pre></div>",
+                      "</pre></div>"
+                      '<div class="jp-OutputArea-output"><pre>5/20 ━━━━━━━━━━ 1s</pre></div>',
         "guide/index.html": '<h2 id="usage">Usage</h2>',
         "hooks.py": "",
     })  # fmt: skip
@@ -51,6 +52,7 @@ def test_each_kind_of_problem_is_reported(tmp_path):
         "missing file: gone/",
         "missing file: no.png",
         "1 stderr block(s)",
-        "a warning or log line in a cell output: 'UserWarning: '",
+        "a warning, log line or progress bar in a cell output: 'UserWarning: '",
+        "a warning, log line or progress bar in a cell output: '━━━'",
     ]:
         assert expected in problems, (expected, problems)

@@ -29,9 +29,12 @@
 #
 # Everything is measured on every build of this page; only the training run
 # of section 3 is shorter with `METAZOO_FAST=1` (as on the docs build).
+#
+# [Download this tutorial](02_siamese_one_shot.py): a jupytext notebook;
+# `jupytext --to ipynb 02_siamese_one_shot.py` makes an `.ipynb` of it.
 
 # %%
-import metazoo  # first: it keeps TensorFlow's C++ start-up lines quiet
+import metazoo  # first: it quiets TensorFlow's C++ logs
 
 import os
 import tempfile
@@ -208,9 +211,16 @@ history = small.fit(pairs, steps_per_epoch=steps // 5, epochs=5, verbose=0)
 print(f"{steps} steps of 64 pairs; training accuracy per fifth of the run:",
       np.round(history.history["accuracy"], 3))  # fmt: skip
 eval_pairs = omniglot_pairs("evaluation", batch_size=500, same_alphabet_fraction=0.0)
-print("trained here, 2,000 evaluation pairs:", metazoo.evaluate_pairs(small, eval_pairs, 2000))
+print(
+    "trained here, 2,000 evaluation pairs:",
+    metazoo.evaluate_pairs(small, eval_pairs, 2000, verbose=0),
+)
 print("trained here, 80 built Lake runs:", score_lake_runs(small, runs))
 
 # %% [markdown]
-# The guide "Lake one-shot benchmark" describes the run format, the presets
-# and how to reproduce them.
+# Chance is 50% on pairs and 5% on Lake's 20-way runs: the short run has
+# clearly started to learn, and its training accuracy is still rising. A
+# Siamese network learns slowly; the preset's 68,000 steps of 128 pairs bring
+# it to 96.9% on pairs, 82.9% on these built runs and 94.25% on the official
+# ones. The guide "Lake one-shot benchmark" has the commands
+# that reproduce the presets.

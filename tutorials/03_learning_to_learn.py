@@ -30,9 +30,12 @@
 # It reads MNIST from `$METAZOO_DATA_DIR` (or downloads it). Only the
 # meta-training run of section 2 is shorter with `METAZOO_FAST=1` (as on
 # the docs build).
+#
+# [Download this tutorial](03_learning_to_learn.py): a jupytext notebook;
+# `jupytext --to ipynb 03_learning_to_learn.py` makes an `.ipynb` of it.
 
 # %%
-import metazoo  # first: it keeps TensorFlow's C++ start-up lines quiet
+import metazoo  # first: it quiets TensorFlow's C++ logs
 
 import os
 import tempfile
@@ -110,8 +113,10 @@ plt.show()
 # `evaluate_task` runs every optimizer for 100 steps on 10 quadratics from
 # a held-out seed stream. Each baseline gets the learning rate (from a grid
 # of 1e-4 to 3) that did best on meta-training quadratics: a fair, tuned
-# comparison. This is the protocol of the preset's metadata, so the numbers
-# are the recorded ones (`metazoo eval l2l_quadratic --json`).
+# comparison. This is the protocol of the preset's metadata
+# (`metazoo eval l2l_quadratic --json`): the baselines repeat their recorded
+# figures exactly; the learned rule's 100-step float32 recurrence has given
+# 0.206 to 0.208 on different machines.
 
 # %%
 learned = LearnedOptimizer.from_preset("l2l_quadratic")

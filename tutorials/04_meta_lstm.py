@@ -20,7 +20,8 @@
 # gate $i_t = \alpha_t$. So they *learn* the gates: for every coordinate of the
 # learner, with weights shared across all coordinates,
 #
-# $$i_t = \sigma(W_I [x_t, \theta_{t-1}, i_{t-1}] + b_I), \qquad f_t = \sigma(W_F [x_t, \theta_{t-1}, f_{t-1}] + b_F),$$
+# $$i_t = \sigma(W_I [x_t, \theta_{t-1}, i_{t-1}] + b_I), \qquad
+#   f_t = \sigma(W_F [x_t, \theta_{t-1}, f_{t-1}] + b_F),$$
 #
 # where $x_t$ is the output of a small ordinary LSTM that reads the
 # preprocessed gradient and loss. $i_t$ is a learned, per-coordinate,
@@ -39,9 +40,12 @@
 # model of its own with `fit`. Everything is measured on every build of this
 # page; only the training run of the last section is shorter with
 # `METAZOO_FAST=1` (as on the docs build).
+#
+# [Download this tutorial](04_meta_lstm.py): a jupytext notebook;
+# `jupytext --to ipynb 04_meta_lstm.py` makes an `.ipynb` of it.
 
 # %%
-import metazoo  # first: it keeps TensorFlow's C++ start-up lines quiet
+import metazoo  # first: it quiets TensorFlow's C++ logs
 
 import os
 
