@@ -120,8 +120,7 @@ def check_site(site: str | Path) -> list[str]:
             problems.append(f"{where}: {page.stderr} stderr block(s) in a rendered notebook")
         for match in list(_WARNING_TEXT.finditer("".join(page.output_text)))[:3]:
             problems.append(
-                f"{where}: a warning, log line or progress bar in a cell output: "
-                f"{match.group(0)!r}"
+                f"{where}: a warning, log line or progress bar in a cell output: {match.group(0)!r}"
             )
         for url in page.links + page.images:
             target = _target(site, path, url)
