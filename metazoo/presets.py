@@ -91,12 +91,6 @@ def load_metadata(name_or_dir: str | os.PathLike) -> dict:
     return read_json_object(meta) if meta.is_file() else {}
 
 
-def preset_class_name(name_or_dir: str | os.PathLike) -> str:
-    """The class a preset holds (`"PrototypicalNetwork"`, ...), read from its config only."""
-    config = read_json_object(preset_path(name_or_dir) / CONFIG_FILE)
-    return str(config.get("class_name"))
-
-
 def _first_line(err: BaseException, limit: int = 200) -> str:
     text = str(err).strip().splitlines()
     line = text[0] if text else ""
