@@ -15,13 +15,21 @@ import importlib
 import json
 import sys
 
-# Recipes behind `metazoo train <algorithm>` (module paths, imported lazily).
+# Recipes behind `metazoo train <algorithm>`: modules with a `RECIPE` class
+# (a `metazoo.recipes.base.Recipe`), imported only when the command line says `train`.
 TRAIN_RECIPES = {
     "protonet": "metazoo.recipes.protonet",
     "l2l": "metazoo.recipes.l2l",
     "siamese": "metazoo.recipes.siamese",
     "meta_lstm": "metazoo.recipes.meta_lstm",
 }
+
+
+def recipe_class(algorithm: str):
+    """The `Recipe` class behind `metazoo train <algorithm>`."""
+    return importlib.import_module(TRAIN_RECIPES[algorithm]).RECIPE
+
+
 # How `metazoo eval` scores a preset, by its metadata "kind".
 EVAL_RECIPES = {
     "few_shot_classifier": "metazoo.recipes.few_shot",
@@ -111,11 +119,10 @@ def build_parser(with_recipes: bool = True) -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model and write a preset")
     algorithms = train.add_subparsers(dest="algorithm", required=True)
-    for name, module in TRAIN_RECIPES.items():
+    for name in TRAIN_RECIPES:
         sub = algorithms.add_parser(name, help=f"train with the {name} recipe")
         if with_recipes:
-            importlib.import_module(module).add_train_arguments(sub)
-            _add_common(sub)
+            recipe_class(name).add_arguments(sub)
 
     demo = commands.add_parser("demo", help="the README's main job")
     demo.add_argument("--preset", default="protonet_omniglot")
@@ -194,11 +201,18 @@ def _print_result(result: dict, as_json: bool) -> None:
 
 def cmd_train(args) -> int:
     from metazoo.presets import check_preset_output
+    from metazoo.recipes.base import backup_dir
 
     # Before any training: a mistaken --output must cost nothing.
     check_preset_output(args.output, args.overwrite)
-    recipe = importlib.import_module(TRAIN_RECIPES[args.algorithm])
-    path = recipe.run_train(args)
+    recipe = recipe_class(args.algorithm).from_args(args)
+    path = recipe.run(
+        args.output,
+        data_dir=args.data_dir,
+        backup_dir=backup_dir(args),
+        overwrite=args.overwrite,
+        description=args.description,
+    )
     print(f"Wrote preset {path}")
     return 0
 

@@ -1,11 +1,7 @@
-"""Recipes behind `metazoo train` / `metazoo eval`: one module per algorithm.
+"""Recipes behind `metazoo train`: one frozen dataclass per algorithm (`base.Recipe`).
 
-Each recipe module exposes:
-
-- `add_train_arguments(parser)`: its `metazoo train <algorithm>` options;
-- `run_train(args) -> pathlib.Path`: trains and writes a preset folder;
-
-and presets say in `metadata["kind"]` how `metazoo eval` scores them
-(`"few_shot_classifier"`: episodes; others name a recipe module whose
-`evaluate_preset(path, args) -> dict` gives the JSON result).
+Each recipe module exposes `RECIPE`, its `Recipe` subclass: the settings as
+fields (from which the `metazoo train <algorithm>` options, the metadata's
+`training` record and the reproducing command come) and the few methods
+the shared runner (`Recipe.run`) needs.
 """

@@ -59,7 +59,7 @@ def test_evaluate_task_tunes_baselines_on_training_seeds():
 
 def test_train_rejects_backups_inside_an_optimizee():
     with pytest.raises(ValueError, match="multiple of horizon // unroll = 5"):
-        l2l.train_l2l("quadratic", meta_steps=10, epoch_steps=7)
+        l2l.L2LRecipe(task="quadratic", meta_steps=10, epoch_steps=7)
     with pytest.raises(ValueError, match="task must be one of"):
         l2l.make_optimizee("cifar")
 
