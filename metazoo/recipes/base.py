@@ -88,7 +88,8 @@ class Recipe:
     `compile_model`, `evaluate` and `describe`. Class attributes: `name`
     (the `metazoo train` sub-command and the metadata's `algorithm`),
     `kind` and `paper` (metadata), `model_class` (what `init_preset` must
-    be), `export` (whether presets get a serving SavedModel).
+    be), `export` (whether presets get a serving SavedModel), `steps_setting`
+    and `epoch_setting` (the settings that count training steps).
     """
 
     name: ClassVar[str]
@@ -96,6 +97,9 @@ class Recipe:
     paper: ClassVar[str] = ""
     model_class: ClassVar[type]
     export: ClassVar[bool] = True
+    # The settings that count the training steps and the steps between backups.
+    steps_setting: ClassVar[str] = "steps"
+    epoch_setting: ClassVar[str] = "epoch_steps"
     # Settings whose options come last in the reproducing command (seed, init_preset).
     _LAST: ClassVar[tuple[str, ...]] = ("seed", "init_preset")
 
@@ -162,13 +166,13 @@ class Recipe:
 
     @property
     def total_steps(self) -> int:
-        """Training steps in all."""
-        raise NotImplementedError
+        """Training steps in all: the setting named by `steps_setting`."""
+        return getattr(self, self.steps_setting)
 
     @property
     def steps_per_epoch(self) -> int:
-        """Steps between backups and progress lines."""
-        raise NotImplementedError
+        """Steps between backups and progress lines: the setting named by `epoch_setting`."""
+        return getattr(self, self.epoch_setting)
 
     def callbacks(self, backup_dir=None) -> list[keras.callbacks.Callback]:
         """More Keras callbacks for `fit`."""

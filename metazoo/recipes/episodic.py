@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import keras
 
@@ -22,6 +23,9 @@ class EpisodeRecipe(Recipe):
     `evaluate`.
     """
 
+    steps_setting: ClassVar[str] = "episodes"
+    epoch_setting: ClassVar[str] = "epoch_episodes"
+
     protocol: str = setting("vinyals", "Omniglot protocol", choices=["vinyals", "lake"])
     split: str | None = setting(None, "training split (default: trainval / background)")
     image_size: int = setting(28, "image height and width", minimum=1)
@@ -40,14 +44,6 @@ class EpisodeRecipe(Recipe):
     def train_split(self) -> str:
         """`split`, or the protocol's training split."""
         return self.split or TRAIN_SPLIT[self.protocol]
-
-    @property
-    def total_steps(self) -> int:
-        return self.episodes
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.epoch_episodes
 
     def episode_options(self) -> dict:
         """`omniglot_episodes` arguments of the training episodes (without paths)."""

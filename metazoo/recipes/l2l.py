@@ -227,6 +227,7 @@ class L2LRecipe(Recipe):
     paper: ClassVar[str] = PAPER
     model_class: ClassVar[type] = L2LMetaTrainer
     export: ClassVar[bool] = False
+    steps_setting: ClassVar[str] = "meta_steps"
 
     task: str = setting("mnist_mlp", "optimizee family", choices=list(TASKS))
     meta_steps: int = setting(2000, "meta-steps (unrolls)", minimum=1)
@@ -255,14 +256,6 @@ class L2LRecipe(Recipe):
                 f"Received: epoch_steps={self.epoch_steps}, horizon={self.horizon}, "
                 f"unroll={self.unroll}"
             )
-
-    @property
-    def total_steps(self) -> int:
-        return self.meta_steps
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.epoch_steps
 
     def rule(self) -> dict:
         """The update rule's shape and preprocessing (`UpdateRuleConfig` arguments)."""

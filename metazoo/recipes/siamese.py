@@ -96,14 +96,6 @@ class SiameseRecipe(Recipe):
         False, "move every image's ink to the middle (whole pixels), in training and inference"
     )
 
-    @property
-    def total_steps(self) -> int:
-        return self.steps
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.epoch_steps
-
     def build_model(self, data_dir=None) -> SiameseNetwork:
         return build_siamese(self.image_size, self.filters, self.augment, self.center)
 
