@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import keras
 
+from metazoo.episodes import omniglot_episodes
 from metazoo.presets import load, load_metadata
+from metazoo.training import fit_resumable
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,3 +123,36 @@ def init_lineage(init_preset) -> dict:
         "init_preset": Path(init_preset).name,
         "init_training": load_metadata(init_preset).get("training", {}),
     }
+
+
+def fit_on_episodes(
+    model: keras.Model,
+    episodes: int,
+    epoch_episodes: int,
+    backup_dir: str | os.PathLike | None = None,
+    verbose: int | str = "auto",
+    **episode_options,
+) -> tuple[keras.callbacks.History, dict]:
+    """Trains `model` on seeded Omniglot episodes, one per step, resumably.
+
+    `episode_options` go to `omniglot_episodes` (split, ways, shots,
+    queries, protocol, image size, seed, ...); a resumed run continues with
+    the episodes where it stopped (see `fit_resumable`).
+
+    Returns:
+        The `History` and the run's data settings for its metadata
+        (protocol, split, image size, ways, shots, queries, episodes).
+    """
+
+    def make_dataset(start: int):
+        return omniglot_episodes(**episode_options, start=start)
+
+    data = {k: v for k, v in episode_options.items() if k != "data_dir"}
+    history = fit_resumable(
+        model, make_dataset, episodes, epoch_episodes, backup_dir, verbose=verbose, data=data
+    )
+    settings = {
+        name: episode_options[name]
+        for name in ("protocol", "split", "image_size", "ways", "shots", "queries")
+    }
+    return history, {**settings, "episodes": episodes}

@@ -11,16 +11,17 @@ import keras
 from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import save_preset
+from metazoo.protocols import score_settings
 from metazoo.recipes.common import (
     add_output_arguments,
     backbone_architecture,
     backup_dir,
+    fit_on_episodes,
     history_summary,
     init_lineage,
     load_init_preset,
     recipe_command,
 )
-from metazoo.recipes.few_shot import fit_on_episodes, score_settings
 from metazoo.training import step_decay
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"

@@ -12,21 +12,21 @@ from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
 from metazoo.presets import save_preset
+from metazoo.protocols import (
+    PAPER_PROTONET_OMNIGLOT,
+    STANDARD_SETTINGS,
+    score_built_runs,
+    score_settings,
+)
 from metazoo.recipes.common import (
     add_output_arguments,
     backbone_architecture,
     backup_dir,
+    fit_on_episodes,
     history_summary,
     init_lineage,
     load_init_preset,
     recipe_command,
-)
-from metazoo.recipes.few_shot import (
-    PAPER_PROTONET_OMNIGLOT,
-    STANDARD_SETTINGS,
-    fit_on_episodes,
-    score_built_runs,
-    score_settings,
 )
 from metazoo.training import step_decay
 

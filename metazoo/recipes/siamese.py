@@ -11,10 +11,15 @@ import keras
 from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.siamese import SiameseNetwork
 from metazoo.data.omniglot import LAKE_IMAGE_SIZES
-from metazoo.lake import REFERENCE_ACCURACY
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
 from metazoo.presets import save_preset
+from metazoo.protocols import (
+    REFERENCE_ACCURACY,
+    score_built_runs,
+    score_settings,
+    score_verification_records,
+)
 from metazoo.recipes.common import (
     add_output_arguments,
     backbone_architecture,
@@ -23,11 +28,6 @@ from metazoo.recipes.common import (
     init_lineage,
     load_init_preset,
     recipe_command,
-)
-from metazoo.recipes.few_shot import (
-    score_built_runs,
-    score_settings,
-    score_verification_records,
 )
 from metazoo.training import fit_resumable, step_decay
 
