@@ -1,6 +1,6 @@
 """Loss curves of an L2L preset against tuned Adam, RMSprop, SGD and NAG (the docs' figure).
 
-Runs the protocol of `metazoo eval <preset>` (`metazoo.recipes.l2l.PROTOCOL`,
+Runs the protocol of `metazoo eval <preset>` (`metazoo.protocols.l2l.PROTOCOL`,
 same seeds, so the curves end at the numbers `metazoo eval` prints) on the
 preset's task and its generalization variants, and plots the mean minibatch
 loss per optimizee step on a log scale.
@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from metazoo.algorithms.l2l import LearnedOptimizer  # noqa: E402
 from metazoo.presets import load_metadata  # noqa: E402
-from metazoo.recipes.l2l import (  # noqa: E402
+from metazoo.protocols.l2l import (  # noqa: E402
     evaluate_generalization,
     evaluate_task,
     make_optimizee,

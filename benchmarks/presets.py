@@ -4,28 +4,25 @@ Usage: python benchmarks/presets.py [PRESET ...] [--data-dir DIR]
 
 For each preset, every record of `metadata["evaluation"]` is measured again
 under the protocol the record states (split, ways, shots, queries, episodes,
-seed, ...) by the recipe module of the preset's kind (see
-`metazoo.cli.EVAL_RECIPES`; each defines `remeasure(path, metadata,
-data_dir) -> list[dict]`). The docs' Model zoo page is generated from these files.
+seed, ...): see `metazoo.protocols.remeasure`. The docs' Model zoo page is
+generated from these files.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import tempfile
 from pathlib import Path
 
-from metazoo.cli import EVAL_RECIPES
 from metazoo.presets import METADATA_FILE, list_presets
+from metazoo.protocols import remeasure
 
 
 def remeasure_preset(path: Path, data_dir: str | None) -> dict:
     metadata = json.loads((path / METADATA_FILE).read_text())
-    recipe = importlib.import_module(EVAL_RECIPES[metadata.get("kind", "few_shot_classifier")])
-    metadata["evaluation"] = recipe.remeasure(path, metadata, data_dir)
+    metadata["evaluation"] = remeasure(path, metadata, data_dir)
     fd, tmp = tempfile.mkstemp(dir=path, suffix=".json")
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(metadata, indent=2) + "\n")

@@ -30,13 +30,6 @@ def recipe_class(algorithm: str):
     return importlib.import_module(TRAIN_RECIPES[algorithm]).RECIPE
 
 
-# How `metazoo eval` scores a preset, by its metadata "kind".
-EVAL_RECIPES = {
-    "few_shot_classifier": "metazoo.recipes.few_shot",
-    "learned_optimizer": "metazoo.recipes.l2l",
-}
-
-
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -146,14 +139,15 @@ def cmd_list(args) -> int:
 
 def cmd_eval(args) -> int:
     from metazoo.presets import load_metadata, preset_path
+    from metazoo.protocols.kinds import DEFAULT_KIND, PRESET_KINDS
 
     path = preset_path(args.preset)
     metadata = load_metadata(path)
-    kind = metadata.get("kind", "few_shot_classifier")
-    if kind not in EVAL_RECIPES:
+    kind = metadata.get("kind", DEFAULT_KIND)
+    if kind not in PRESET_KINDS:
         raise ValueError(
             f"Preset {args.preset!r} has kind {kind!r}, which `metazoo eval` cannot "
-            f"score. Known kinds: {sorted(EVAL_RECIPES)}"
+            f"score. Known kinds: {sorted(PRESET_KINDS)}"
         )
     if args.lake_runs and args.verification_pairs is not None:
         raise ValueError(
@@ -170,23 +164,13 @@ def cmd_eval(args) -> int:
         raise ValueError(
             f"{flag} needs a few-shot classifier preset. Received: {args.preset!r} of kind {kind!r}"
         )
-    if args.verification_pairs is not None:
-        from metazoo.recipes.few_shot import evaluate_verification
-
-        if args.verification_pairs < 1:
-            raise ValueError(
-                "--verification-pairs must be a positive number of pairs. "
-                f"Received: {args.verification_pairs}"
-            )
-        result = {"preset": args.preset, **evaluate_verification(path, metadata, args)}
-    elif args.lake_runs:
-        from metazoo.lake import lake_record
-        from metazoo.presets import load
-
-        result = {"preset": args.preset, **lake_record(load(path), args.lake_runs)}
-    else:
-        recipe = importlib.import_module(EVAL_RECIPES[kind])
-        result = {"preset": args.preset, **recipe.evaluate_preset(path, metadata, args)}
+    if args.verification_pairs is not None and args.verification_pairs < 1:
+        raise ValueError(
+            "--verification-pairs must be a positive number of pairs. "
+            f"Received: {args.verification_pairs}"
+        )
+    scorer = PRESET_KINDS[kind]
+    result = {"preset": args.preset, **scorer.evaluate(scorer.load(path), metadata, args)}
     _print_result(result, args.json)
     return 0
 
@@ -218,12 +202,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_lake_runs(args) -> int:
-    from metazoo.lake import (
-        MODIFIED_HAUSDORFF_OFFICIAL_ERROR,
-        ModifiedHausdorff,
-        build_lake_runs,
-        lake_record,
-    )
+    from metazoo.lake import MODIFIED_HAUSDORFF_OFFICIAL_ERROR, ModifiedHausdorff, build_lake_runs
+    from metazoo.protocols.lake import lake_record
 
     if args.action == "baseline":
         result = {

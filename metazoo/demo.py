@@ -11,7 +11,7 @@ import numpy as np
 
 from metazoo.episodes import omniglot_episodes
 from metazoo.presets import load, load_metadata
-from metazoo.recipes.few_shot import PAPER_PROTONET_OMNIGLOT, score_protocol
+from metazoo.protocols import PAPER_PROTONET_OMNIGLOT, OmniglotEpisodes
 
 WAYS, SHOTS, QUERIES = 5, 1, 15
 SHOWN_QUERIES = 3  # per class, in the picture
@@ -78,10 +78,10 @@ def run_demo(args: argparse.Namespace) -> dict:
     metadata = load_metadata(args.preset)
     protocol = metadata.get("training", {}).get("protocol", "vinyals")
     print(f"Evaluating {args.preset} on {args.episodes} {WAYS}-way {SHOTS}-shot episodes ...")
-    record, score = score_protocol(
-        model, protocol=protocol, ways=WAYS, shots=SHOTS, queries=QUERIES,
-        episodes=args.episodes, seed=args.seed, data_dir=args.data_dir,
-    )  # fmt: skip
+    episodes = OmniglotEpisodes(
+        protocol, ways=WAYS, shots=SHOTS, queries=QUERIES, episodes=args.episodes, seed=args.seed
+    )
+    record, score = episodes.measure(model, args.data_dir, verbose=1)
     paper = PAPER_PROTONET_OMNIGLOT[(WAYS, SHOTS)]
     print(
         f"{args.preset}: {score} on the {protocol} {record['split']} split "

@@ -6,11 +6,13 @@ recorded accuracy over 1,000 episodes; a handful of episodes is a noisy
 estimate, hence the tolerance.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from metazoo import presets
-from metazoo.recipes.few_shot import score_protocol
+from metazoo.protocols import OmniglotEpisodes
 
 FEW_SHOT = sorted(
     name
@@ -35,19 +37,8 @@ def test_preset_reproduces_its_recorded_accuracy(name, data_dir):
     metadata = presets.load_metadata(name)
     record = next(r for r in metadata["evaluation"] if r["protocol"] in ("vinyals", "lake"))
     model = presets.load(name)
-    fresh, _ = score_protocol(
-        model,
-        protocol=record["protocol"],
-        split=record["split"],
-        ways=record["ways"],
-        shots=record["shots"],
-        queries=record["queries"],
-        episodes=EPISODES,
-        seed=record["seed"],
-        image_size=record.get("image_size", 28),
-        data_dir=data_dir,
-        verbose=0,
-    )
+    protocol = dataclasses.replace(OmniglotEpisodes.from_record(record), episodes=EPISODES)
+    fresh = protocol.score(model, data_dir)
     # 20 episodes of >= 75 queries: a standard error of about 1 point at these accuracies.
     assert fresh["accuracy"] >= record["accuracy"] - 0.04, (name, fresh, record)
 
@@ -85,7 +76,7 @@ def test_siamese_preset_fine_tunes_with_fit(data_dir):
 
 @pytest.mark.data
 def test_siamese_preset_reproduces_its_verification_records(data_dir):
-    from metazoo.recipes.few_shot import score_verification
+    from metazoo.protocols import VerificationPairs
 
     records = [
         r
@@ -97,11 +88,8 @@ def test_siamese_preset_reproduces_its_verification_records(data_dir):
     for record in records:
         # The first 1,000 of the recorded 10,000 pairs: a standard error of
         # under 1 point at these accuracies.
-        fresh, score = score_verification(
-            model, protocol=record["omniglot_protocol"], split=record["split"], pairs=1000,
-            same_alphabet_fraction=record["same_alphabet_fraction"], seed=record["seed"],
-            image_size=record["image_size"], data_dir=data_dir, verbose=0,
-        )  # fmt: skip
+        protocol = VerificationPairs.from_record(record)
+        fresh = dataclasses.replace(protocol, pairs=1000).score(model, data_dir)
         assert abs(fresh["accuracy"] - record["accuracy"]) <= 0.03, (fresh, record)
         assert abs(fresh["auc"] - record["auc"]) <= 0.02, (fresh, record)
     # Different pairs from one alphabet are the harder ones.
@@ -129,7 +117,7 @@ def test_episodic_preset_fine_tunes_with_fit(name, data_dir):
 @pytest.mark.data
 @pytest.mark.parametrize("name", LAKE)
 def test_preset_reproduces_its_lake_score_exactly(name, data_dir):
-    from metazoo.lake import PRESET_BUILT_RUNS, remeasure_built_runs
+    from metazoo.protocols import PRESET_BUILT_RUNS, remeasure_built_runs
 
     records = [
         r
@@ -169,8 +157,8 @@ def test_exported_saved_model_matches_the_keras_model(name, data_dir):
 def test_l2l_mnist_preset_reproduces_its_main_result(data_dir):
     """The learned optimizer's and NAG's final losses on the 10 held-out MLPs, replayed."""
     from metazoo.algorithms.l2l import LearnedOptimizer
-    from metazoo.algorithms.l2l.rollout import Rollout, score_rollout
-    from metazoo.recipes.l2l import BASELINES, HELD_OUT_STREAM, make_optimizee
+    from metazoo.algorithms.l2l.rollout import Rollout
+    from metazoo.protocols.l2l import BASELINES, HELD_OUT_STREAM, make_optimizee, score_rollout
 
     record = presets.load_metadata("l2l_mnist_mlp")["evaluation"][0]
     assert record["variant"] == "main" and record["steps"] == 100 and record["seeds"] == 10

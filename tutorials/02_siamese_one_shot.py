@@ -45,14 +45,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from metazoo.algorithms import PrototypicalNetwork, SiameseNetwork
-from metazoo.lake import (
-    REFERENCE_ACCURACY,
-    ModifiedHausdorff,
-    build_lake_runs,
-    read_lake_runs,
-    score_lake_runs,
-)
+from metazoo.lake import ModifiedHausdorff, build_lake_runs, read_lake_runs, score_lake_runs
 from metazoo.pairs import omniglot_pairs
+from metazoo.protocols import REFERENCE_ACCURACY
 from metazoo.recipes.siamese import build_siamese
 
 FAST = os.environ.get("METAZOO_FAST") == "1"

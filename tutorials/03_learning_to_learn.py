@@ -56,7 +56,7 @@ from metazoo.algorithms.l2l import (
     meta_training_data,
     preprocess_gradient,
 )
-from metazoo.recipes.l2l import evaluate_task, protocol_from_metadata
+from metazoo.protocols.l2l import evaluate_task, protocol_from_metadata
 
 FAST = os.environ.get("METAZOO_FAST") == "1"
 keras.utils.set_random_seed(0)

@@ -80,7 +80,10 @@ PROTOCOLS = {
 }
 # Beside a prepared config's records: the sha256 of the zips they were built from.
 SOURCES_FILE = "metazoo_sources.json"
-_PATH_RE = re.compile(r"images_(?:background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$")
+# A drawing inside an official zip: alphabet, character number, character id, drawer.
+DRAWING_PATH_RE = re.compile(
+    r"images_(?:background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$"
+)
 
 
 def vinyals_split(alphabet: str, character: int) -> str:
@@ -94,7 +97,7 @@ def vinyals_split(alphabet: str, character: int) -> str:
     return "train"
 
 
-def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
+def open_drawings_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
     """Opens an Omniglot zip and checks that it holds all the drawings."""
     try:
         archive = zipfile.ZipFile(path)
@@ -103,7 +106,7 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
             f"{str(path)!r} is not a readable zip file ({err}); it may be corrupt or "
             "incompletely downloaded. Replace it with the official file."
         ) from err
-    names = sorted(n for n in archive.namelist() if _PATH_RE.search(n))
+    names = sorted(n for n in archive.namelist() if DRAWING_PATH_RE.search(n))
     expected = _EXPECTED_IMAGES.get(path.name)
     if expected is not None and len(names) != expected:
         raise ValueError(
@@ -115,7 +118,8 @@ def _open_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
     return archive, names
 
 
-def _ink_image(png: bytes, size: int, where: str = "the image") -> np.ndarray:
+def ink_image(png: bytes, size: int, where: str = "the image") -> np.ndarray:
+    """A PNG drawing as uint8 `[size, size, 1]`, ink = 255 (Lanczos-resized if needed)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -221,10 +225,10 @@ class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, zips, vinyals_subset):
         size = self.builder_config.image_size
         for path in zips:
-            archive, names = _open_zip(Path(path))
+            archive, names = open_drawings_zip(Path(path))
             with archive:
                 for name in names:
-                    alphabet, character, char_id, drawer = _PATH_RE.search(name).groups()
+                    alphabet, character, char_id, drawer = DRAWING_PATH_RE.search(name).groups()
                     if vinyals_subset and (
                         vinyals_split(alphabet, int(character)) != vinyals_subset
                     ):
@@ -239,7 +243,7 @@ class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
                     yield (
                         name,
                         {
-                            "image": _ink_image(png, size, f"{name} in {str(path)!r}"),
+                            "image": ink_image(png, size, f"{name} in {str(path)!r}"),
                             "alphabet": alphabet,
                             "character": f"{alphabet}/character{character}",
                             "character_id": int(char_id) - 1,
@@ -377,7 +381,7 @@ def omniglot_builder(
         return builder
     for path in paths:
         # Before TFDS touches the prepared records: a bad zip must not cost the good ones.
-        _open_zip(path)[0].close()
+        open_drawings_zip(path)[0].close()
     mode = tfds.download.GenerateMode
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(

@@ -9,9 +9,9 @@ import keras
 
 from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks.conv4 import Conv4
+from metazoo.protocols import score_settings
 from metazoo.recipes.base import backbone_architecture, setting
 from metazoo.recipes.episodic import EpisodeRecipe
-from metazoo.recipes.few_shot import score_settings
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"
 # Settings every preset is scored on (the head has 5 units, so 5-way only).

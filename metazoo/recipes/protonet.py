@@ -10,14 +10,14 @@ import keras
 from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.networks.conv4 import Conv4
-from metazoo.recipes.base import setting
-from metazoo.recipes.episodic import EpisodeRecipe
-from metazoo.recipes.few_shot import (
+from metazoo.protocols import (
     PAPER_PROTONET_OMNIGLOT,
     STANDARD_SETTINGS,
     score_built_runs,
     score_settings,
 )
+from metazoo.recipes.base import setting
+from metazoo.recipes.episodic import EpisodeRecipe
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,15 +10,15 @@ import keras
 from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.siamese import SiameseNetwork
 from metazoo.data.omniglot import LAKE_IMAGE_SIZES
-from metazoo.lake import REFERENCE_ACCURACY
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
-from metazoo.recipes.base import Recipe, backbone_architecture, setting
-from metazoo.recipes.few_shot import (
+from metazoo.protocols import (
+    REFERENCE_ACCURACY,
     score_built_runs,
     score_settings,
     score_verification_records,
 )
+from metazoo.recipes.base import Recipe, backbone_architecture, setting
 
 KOCH_LAKE_ACCURACY = REFERENCE_ACCURACY["Siamese net (Koch et al. 2015)"]
 # Never the evaluation set: it holds the Lake benchmark's characters.

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
-import numpy as np
 import tensorflow as tf
 
 from metazoo.algorithms.l2l.meta_trainer import trajectory_seeds
-from metazoo.evaluation import mean_ci95
 
 
 class Rollout:
@@ -80,25 +76,3 @@ class Rollout:
         seeds = tf.stack([tf.stack(trajectory_seeds(stream, i)) for i in range(self.seeds)])
         curve, finals = self._run(seeds)
         return curve.numpy(), finals.numpy()
-
-
-def _json_float(value: float, digits: int = 5):
-    return round(float(value), digits) if math.isfinite(value) else None
-
-
-def score_rollout(rollout: Rollout, stream: int, learning_rate: float | None = None) -> dict:
-    """Mean and 95% CI of the final losses of one `rollout` run, and its mean curve.
-
-    `final_loss` is `None` when any optimizee diverged (`diverged` counts them);
-    `final_losses` lists every optimizee's (in seed order; `None` where it
-    diverged), so optimizers run on the same stream can be compared pairwise.
-    """
-    curve, finals = rollout(stream, learning_rate)
-    finite = np.isfinite(finals)
-    record = {"final_loss": None, "final_loss_ci95": None, "diverged": int((~finite).sum())}
-    record["final_losses"] = [_json_float(v) for v in finals]
-    if finite.all():
-        mean, ci95 = mean_ci95(finals)
-        record.update(final_loss=_json_float(mean), final_loss_ci95=_json_float(ci95))
-    record["curve"] = [_json_float(v, 4) for v in curve.mean(axis=1)]
-    return record

@@ -1,4 +1,4 @@
-"""Scoring few-shot presets: the verification records of pair (Siamese) presets."""
+"""The verification protocol: the records of pair (Siamese) presets."""
 
 import keras
 import pytest
@@ -6,7 +6,7 @@ import pytest
 from metazoo.algorithms import PrototypicalNetwork, SiameseNetwork
 from metazoo.networks import Conv4
 from metazoo.presets import save_preset
-from metazoo.recipes.few_shot import remeasure, score_verification, score_verification_records
+from metazoo.protocols import VerificationPairs, remeasure, score_verification_records
 
 
 @pytest.mark.data
@@ -21,4 +21,4 @@ def test_remeasuring_a_pair_preset_measures_its_verification_records_again(data_
 
 def test_verification_needs_a_pair_model():
     with pytest.raises(ValueError, match="a SiameseNetwork\\). Received: a PrototypicalNetwork"):
-        score_verification(PrototypicalNetwork(Conv4(filters=2)), pairs=2)
+        VerificationPairs(pairs=2).score(PrototypicalNetwork(Conv4(filters=2)))
