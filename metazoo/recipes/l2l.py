@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import math
 import os
 from pathlib import Path
@@ -22,6 +23,7 @@ from metazoo.algorithms.l2l import (
     meta_training_data,
 )
 from metazoo.algorithms.l2l.rollout import Rollout, score_rollout
+from metazoo.data.mnist import load_mnist
 from metazoo.evaluation import mean_ci95
 from metazoo.presets import load, save_preset
 from metazoo.recipes.common import (
@@ -76,7 +78,7 @@ def make_optimizee(task: str, data_dir=None, **changes):
     if task == "quadratic":
         return Quadratic(**changes)
     if task == "mnist_mlp":
-        return MnistMLP(data_dir=data_dir, **changes)
+        return MnistMLP(data=functools.partial(load_mnist, data_dir=data_dir), **changes)
     raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
 
 
