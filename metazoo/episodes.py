@@ -14,13 +14,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from metazoo.checks import check_int
 from metazoo.data.omniglot import alphabet_counts, load_omniglot
-
-
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
 
 
 def check_episode_shape(
@@ -32,7 +27,8 @@ def check_episode_shape(
     where: str = "the data",
 ) -> None:
     """Raises `ValueError` unless `ways`/`shots`/`queries` fit the data."""
-    _check_positive(ways=ways, shots=shots, queries=queries)
+    for name, value in (("ways", ways), ("shots", shots), ("queries", queries)):
+        check_int(name, value)
     if ways > num_classes:
         raise ValueError(
             f"ways must be <= the {num_classes} classes in {where}. Received: ways={ways}"
@@ -143,7 +139,7 @@ def episodes_from_array(
         )
     check_episode_shape(shape[0], shape[1], ways, shots, queries, where)
     if batch_size is not None:
-        _check_positive(batch_size=batch_size)
+        check_int("batch_size", batch_size)
     tables = {}
     groups = alphabet_counts(alphabets, shape[0], same_alphabet_fraction)
     if groups is not None:

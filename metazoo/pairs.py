@@ -14,14 +14,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from metazoo.checks import check_int
 from metazoo.data.omniglot import alphabet_counts, alphabet_ids, load_omniglot
 
 __all__ = ["alphabet_ids", "omniglot_pairs", "pairs_from_array", "sample_pairs"]
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
 
 
 def sample_pairs(
@@ -131,14 +127,14 @@ def pairs_from_array(
             f"Pairs need at least 2 classes and 2 drawings per class in {where}. "
             f"Received: shape={shape}"
         )
-    _check_int("batch_size", batch_size, 2)
+    check_int("batch_size", batch_size, minimum=2)
     if batch_size % 2:
         raise ValueError(
             "batch_size must be even (half same, half different pairs). "
             f"Received: batch_size={batch_size}"
         )
-    _check_int("start", start, 0)
-    _check_int("seed", seed, 0)
+    check_int("start", start, minimum=0)
+    check_int("seed", seed, minimum=0)
     tables = {}
     groups = alphabet_counts(alphabets, shape[0], same_alphabet_fraction)
     if groups is not None:

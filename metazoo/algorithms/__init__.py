@@ -2,6 +2,7 @@
 
 from metazoo.algorithms.augmentation import CenterInk, RandomAffine
 from metazoo.algorithms.base import FewShotClassifier
+from metazoo.algorithms.embedding import EmbeddingClassifier
 from metazoo.algorithms.l2l import L2LMetaTrainer, LearnedOptimizer
 from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell
 from metazoo.algorithms.protonet import PrototypicalNetwork
@@ -9,6 +10,7 @@ from metazoo.algorithms.siamese import SiameseNetwork
 
 __all__ = [
     "CenterInk",
+    "EmbeddingClassifier",
     "FewShotClassifier",
     "L2LMetaTrainer",
     "LearnedOptimizer",

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from metazoo.algorithms.base import FewShotClassifier
 from metazoo.algorithms.l2l.update_rule import preprocess_gradient
+from metazoo.checks import check_int
 from metazoo.networks.conv4 import Conv4
 
 
@@ -54,14 +55,9 @@ class MetaLSTMCell(keras.layers.Layer):
 
     def __init__(self, hidden_units: int = 20, p: float = 10.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(hidden_units, bool) or not isinstance(hidden_units, int) or hidden_units < 0:
-            raise ValueError(
-                "hidden_units must be a non-negative integer. "
-                f"Received: hidden_units={hidden_units!r}"
-            )
+        self.hidden_units = check_int("hidden_units", hidden_units, minimum=0)
         if not p > 0:
             raise ValueError(f"p must be positive. Received: p={p!r}")
-        self.hidden_units = hidden_units
         self.p = float(p)
         self.build()
 
@@ -142,13 +138,6 @@ class MetaLSTMCell(keras.layers.Layer):
         return {**super().get_config(), "hidden_units": self.hidden_units, "p": self.p}
 
 
-def _positive_int(name: str, value, allow_none: bool = False) -> None:
-    if allow_none and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-
-
 def _round_robin(labels: tf.Tensor, ways: int) -> tf.Tensor:
     """Order of the support set that cycles through the classes (support is class-major)."""
     one_hot = tf.one_hot(labels, ways, dtype=tf.int32)
@@ -221,9 +210,9 @@ class MetaLSTM(FewShotClassifier):
         backbone = Conv4(filters=32) if backbone is None else backbone
         if not isinstance(backbone, keras.Model):
             raise ValueError(f"backbone must be a keras.Model. Received: {type(backbone).__name__}")
-        _positive_int("ways", ways)
-        _positive_int("inner_steps", inner_steps)
-        _positive_int("inner_batch_size", inner_batch_size, allow_none=True)
+        ways = check_int("ways", ways)
+        inner_steps = check_int("inner_steps", inner_steps)
+        inner_batch_size = check_int("inner_batch_size", inner_batch_size, allow_none=True)
         for layer in backbone.layers:
             if isinstance(layer, keras.layers.BatchNormalization) and not (
                 layer.center and layer.scale and layer.axis in (-1, len(layer.input.shape) - 1)

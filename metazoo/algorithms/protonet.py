@@ -5,14 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from metazoo.algorithms.augmentation import (
-    deserialize_layers,
-    embed_images,
-    resolve_augmentation,
-    resolve_preprocessing,
-    serialize_layer,
-)
-from metazoo.algorithms.base import FewShotClassifier, embed_episode
+from metazoo.algorithms.base import embed_episode
+from metazoo.algorithms.embedding import EmbeddingClassifier
 
 # Logit of a class id that has no support example in the episode.
 MISSING_CLASS_LOGIT = -1e9
@@ -47,7 +41,7 @@ def prototype_logits(support_embeddings, support_labels, query_embeddings):
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
-class PrototypicalNetwork(FewShotClassifier):
+class PrototypicalNetwork(EmbeddingClassifier):
     """Classifies queries by the nearest class prototype (mean support embedding).
 
     `call((support_images, support_labels, query_images))` returns logits =
@@ -80,40 +74,6 @@ class PrototypicalNetwork(FewShotClassifier):
         Learning", NeurIPS 2017.
     """
 
-    def __init__(
-        self,
-        backbone: keras.Model,
-        augmentation: keras.layers.Layer | str | None = None,
-        preprocessing: keras.layers.Layer | str | None = None,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if not isinstance(backbone, keras.Model):
-            raise ValueError(f"backbone must be a keras.Model. Received: {type(backbone).__name__}")
-        self.backbone = backbone
-        self.augmentation = resolve_augmentation(augmentation)
-        self.preprocessing = resolve_preprocessing(preprocessing)
-        self.image_shape = tuple(backbone.input_shape[1:])
-        self.built = True  # All weights live in the (built) backbone and image layers.
-
-    def embed(self, images, training=False):
-        """Backbone embeddings of `images`, preprocessed, and distorted when training."""
-        return embed_images(self.backbone, images, training, self.preprocessing, self.augmentation)
-
     def episode_logits(self, support, support_labels, query, training=False):
         support_emb, query_emb = embed_episode(self.embed, support, query, training)
         return prototype_logits(support_emb, support_labels, query_emb)
-
-    def get_config(self):
-        config = super().get_config()
-        config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
-        config["augmentation"] = serialize_layer(self.augmentation)
-        config["preprocessing"] = serialize_layer(self.preprocessing)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        config = deserialize_layers(config, ("augmentation", "preprocessing"))
-        return cls(**config)

@@ -8,18 +8,9 @@ import tensorflow as tf
 from metazoo.algorithms.augmentation import (  # RandomAffine, affine_warp: re-exported
     RandomAffine,  # noqa: F401
     affine_warp,  # noqa: F401
-    deserialize_layers,
-    embed_images,
-    resolve_augmentation,
-    resolve_preprocessing,
-    serialize_layer,
 )
-from metazoo.algorithms.base import (
-    FewShotClassifier,
-    check_images,
-    embed_episode,
-    has_values,
-)
+from metazoo.algorithms.base import check_images, embed_episode, has_values
+from metazoo.algorithms.embedding import EmbeddingClassifier
 from metazoo.algorithms.protonet import MISSING_CLASS_LOGIT
 
 EPISODE_REDUCTIONS = ("max", "mean")
@@ -56,7 +47,7 @@ def class_scores(pair_scores, support_labels, reduction="max"):
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
-class SiameseNetwork(FewShotClassifier):
+class SiameseNetwork(EmbeddingClassifier):
     """Twin towers with shared weights; P(same) from a weighted L1 distance.
 
     `call((images_a, images_b))` returns P(same class) `[batch, 1]` =
@@ -102,19 +93,13 @@ class SiameseNetwork(FewShotClassifier):
         preprocessing: keras.layers.Layer | str | None = None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if not isinstance(backbone, keras.Model):
-            raise ValueError(f"backbone must be a keras.Model. Received: {type(backbone).__name__}")
+        super().__init__(backbone, augmentation, preprocessing, **kwargs)
         if episode_reduction not in EPISODE_REDUCTIONS:
             raise ValueError(
                 f"episode_reduction must be one of {EPISODE_REDUCTIONS}. "
                 f"Received: episode_reduction={episode_reduction!r}"
             )
-        self.backbone = backbone
-        self.augmentation = resolve_augmentation(augmentation)
-        self.preprocessing = resolve_preprocessing(preprocessing)
         self.episode_reduction = episode_reduction
-        self.image_shape = tuple(backbone.input_shape[1:])
         dim = backbone.output_shape[-1]
         # Starting at minus the mean |difference|, an untrained model already
         # ranks nearer embeddings as more alike (a zero-mean start ranks at random).
@@ -122,11 +107,6 @@ class SiameseNetwork(FewShotClassifier):
             1, kernel_initializer=keras.initializers.Constant(-1.0 / dim), name="distance_weights"
         )
         self.head.build((None, dim))
-        self.built = True  # Backbone and head are built; saving keeps the optimizer.
-
-    def embed(self, images, training=False):
-        """Tower outputs for `images`, preprocessed, and distorted when training."""
-        return embed_images(self.backbone, images, training, self.preprocessing, self.augmentation)
 
     def pair_logits(self, images_a, images_b, training=False):
         """Logits of P(same) `[batch, 1]`; both halves go through the tower as one batch."""
@@ -184,16 +164,4 @@ class SiameseNetwork(FewShotClassifier):
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
     def get_config(self):
-        config = super().get_config()
-        config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
-        config["augmentation"] = serialize_layer(self.augmentation)
-        config["preprocessing"] = serialize_layer(self.preprocessing)
-        config["episode_reduction"] = self.episode_reduction
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
-        config = deserialize_layers(config, ("augmentation", "preprocessing"))
-        return cls(**config)
+        return {**super().get_config(), "episode_reduction": self.episode_reduction}

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from metazoo.checks import check_int
 from metazoo.data import fetch
 
 # The training data's own decoding, so run images match training images pixel for pixel.
@@ -284,8 +285,7 @@ def build_lake_runs(
             f"runs must be an integer in 1..{MAX_RUNS} (run folders run01..run{MAX_RUNS}). "
             f"Received: runs={runs!r}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0. Received: seed={seed!r}")
+    check_int("seed", seed, minimum=0)
     output = check_output_dir(output, overwrite, marker=MANIFEST_FILE, what="runs folder")
     archive, names = open_drawings_zip(Path(fetch(EVALUATION, data_dir)))
     with archive:

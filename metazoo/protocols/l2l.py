@@ -9,6 +9,7 @@ generalization variants).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from metazoo.algorithms.l2l import LearnedOptimizer, MnistMLP, Quadratic
 from metazoo.algorithms.l2l.rollout import Rollout
+from metazoo.data.mnist import load_mnist
 from metazoo.evaluation import mean_ci95
 from metazoo.protocols.base import Protocol, register
 
@@ -61,7 +63,7 @@ def make_optimizee(task: str, data_dir=None, **changes):
     if task == "quadratic":
         return Quadratic(**changes)
     if task == "mnist_mlp":
-        return MnistMLP(data_dir=data_dir, **changes)
+        return MnistMLP(data=functools.partial(load_mnist, data_dir=data_dir), **changes)
     raise ValueError(f"task must be one of {TASKS}. Received: task={task!r}")
 
 

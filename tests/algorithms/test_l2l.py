@@ -1,5 +1,6 @@
 import json
 import math
+from functools import partial
 
 import keras
 import numpy as np
@@ -19,6 +20,7 @@ from metazoo.algorithms.l2l import (
     preprocess_gradient,
 )
 from metazoo.algorithms.l2l.optimizees import optimizee_from_config
+from metazoo.data.mnist import load_mnist
 from metazoo.presets import save_preset
 from metazoo.training import fit_resumable
 
@@ -109,7 +111,12 @@ def test_quadratic_loss_and_config():
 def test_mnist_mlp_parameters_and_loss(data_dir):
     assert MnistMLP().num_params == 784 * 20 + 20 + 20 * 10 + 10
     assert MnistMLP(hidden_sizes=(20, 20)).num_params == 15910 + 20 * 20 + 20
-    mlp = MnistMLP(hidden_sizes=(4,), activation="relu", batch_size=8, data_dir=data_dir)
+    mlp = MnistMLP(
+        hidden_sizes=(4,),
+        activation="relu",
+        batch_size=8,
+        data=partial(load_mnist, data_dir=data_dir),
+    )
     params, task = mlp.sample(tf.constant([0, 0]))
     images, labels = mlp.batch(tf.constant([0, 1]), 3, "test")
     assert images.shape == (8, 784) and labels.shape == (8,)
@@ -118,6 +125,27 @@ def test_mnist_mlp_parameters_and_loss(data_dir):
     assert float(mlp.loss(params, task, (images, labels))) == pytest.approx(math.log(10), abs=0.05)
     with pytest.raises(ValueError, match="activation must be one of"):
         MnistMLP(activation="tanh")
+
+
+def test_mnist_mlp_takes_its_data_from_the_caller():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    labels = np.arange(6) % 10
+    as_uint8 = MnistMLP(batch_size=4, data={"train": (pixels, labels)})
+    as_float = optimizee_from_config(
+        as_uint8.get_config(), data=lambda split: (pixels / np.float32(255), labels)
+    )
+    assert as_float.get_config() == as_uint8.get_config()
+    for a, b in zip(as_uint8.full_batch(), as_float.full_batch(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    images, _ = as_uint8.batch(tf.constant([0, 1]), 0)
+    assert images.shape == (4, 784) and float(tf.reduce_max(images)) <= 1.0
+    with pytest.raises(ValueError, match="This MnistMLP has no data: pass data="):
+        MnistMLP().batch(tf.constant([0, 1]), 0)
+    with pytest.raises(ValueError, match="data must be a mapping or a function"):
+        MnistMLP(data="mnist/")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        MnistMLP(batch_size=0)
 
 
 def test_meta_training_data_is_resumable():

@@ -240,7 +240,7 @@ def test_rejects_bad_arguments_and_labels(small_images):
         MetaLSTM("conv4")
     with pytest.raises(ValueError, match="inner_steps must be a positive integer"):
         MetaLSTM(Conv4(filters=4), inner_steps=0)
-    with pytest.raises(ValueError, match="hidden_units must be a non-negative integer"):
+    with pytest.raises(ValueError, match="hidden_units must be an integer >= 0"):
         MetaLSTMCell(hidden_units=-1)
     model = tiny_meta_lstm(ways=3)
     (support, labels, query), _ = next(iter(episodes_from_array(small_images, 4, 1, 2)))

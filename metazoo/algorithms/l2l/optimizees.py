@@ -13,10 +13,15 @@ evaluation are exactly reproducible and resumable:
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
+
+from metazoo.checks import check_int
+
+# What `MnistMLP` trains on: split -> (images, labels), as a mapping or a function.
+SplitData = Mapping[str, tuple] | Callable[[str], tuple]
 
 ACTIVATIONS = {"sigmoid": tf.sigmoid, "relu": tf.nn.relu}
 
@@ -78,11 +83,8 @@ class Quadratic(Optimizee):
     name = "quadratic"
 
     def __init__(self, dims: int = 10, num_functions: int = 128):
-        for key, value in (("dims", dims), ("num_functions", num_functions)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{key} must be a positive integer. Received: {key}={value!r}")
-        self.dims = int(dims)
-        self.num_functions = int(num_functions)
+        self.dims = check_int("dims", dims)
+        self.num_functions = check_int("num_functions", num_functions)
         self.num_params = self.dims * self.num_functions
 
     def sample(self, seed):
@@ -106,20 +108,25 @@ class Quadratic(Optimizee):
 class MnistMLP(Optimizee):
     """An MLP classifying MNIST digits, cross-entropy on minibatches drawn with replacement.
 
-    Weights and biases start ~ N(0, 0.01^2) (DeepMind's release). Data come
-    from `metazoo.data.load_mnist`: meta-train on `"train"`, evaluate on
-    `"test"` images.
+    Weights and biases start ~ N(0, 0.01^2) (DeepMind's release). The caller
+    supplies the data (meta-train on `"train"`, evaluate on `"test"` images);
+    a split is read the first time it is used.
 
     Args:
         hidden_sizes: tuple of int. Hidden layer widths: `(20,)` in the paper;
             `(40,)` and `(20, 20)` are its generalization variants.
         activation: str. `"sigmoid"` (paper) or `"relu"` (a variant).
         batch_size: int. Images per optimizee step (128).
-        data_dir: str. MNIST folder (default `$METAZOO_DATA_DIR`, else download).
+        data: the MNIST splits: a mapping or a function `split -> (images,
+            labels)`, images `[n, 28, 28]` or `[n, 784]` (float in [0, 1] or
+            uint8), labels int `[n]`; e.g. `load_mnist` of metazoo's data
+            package, or `functools.partial(load_mnist, data_dir=...)`. May be
+            `None` for a family that only counts its parameters or describes
+            itself (`get_config`).
 
     Example:
     ```python
-    mlp = MnistMLP(hidden_sizes=(20,))
+    mlp = MnistMLP(hidden_sizes=(20,), data=load_mnist)
     params, task = mlp.sample(tf.constant([0, 0]))
     mlp.loss(params, task, mlp.batch(tf.constant([0, 1]), 0))  # about log(10)
     ```
@@ -136,7 +143,7 @@ class MnistMLP(Optimizee):
         hidden_sizes: tuple[int, ...] = (20,),
         activation: str = "sigmoid",
         batch_size: int = 128,
-        data_dir: str | os.PathLike | None = None,
+        data: SplitData | None = None,
     ):
         hidden_sizes = tuple(int(h) for h in hidden_sizes)
         if not hidden_sizes or min(hidden_sizes) < 1:
@@ -147,12 +154,15 @@ class MnistMLP(Optimizee):
             raise ValueError(
                 f"activation must be one of {sorted(ACTIVATIONS)}. Received: {activation!r}"
             )
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive. Received: batch_size={batch_size}")
+        if data is not None and not isinstance(data, Mapping) and not callable(data):
+            raise ValueError(
+                "data must be a mapping or a function split -> (images, labels). "
+                f"Received: {type(data).__name__}"
+            )
         self.hidden_sizes = hidden_sizes
         self.activation = activation
-        self.batch_size = int(batch_size)
-        self.data_dir = data_dir
+        self.batch_size = check_int("batch_size", batch_size)
+        self.source = data
         sizes = (784, *hidden_sizes, 10)
         self.layer_shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
         self.num_params = sum(a * b + b for a, b in self.layer_shapes)
@@ -161,14 +171,20 @@ class MnistMLP(Optimizee):
     def data(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
         """uint8 images `[n, 784]` and int32 labels of a split, loaded once."""
         if split not in self._data:
-            from metazoo.data.mnist import load_mnist
-
-            images, labels = load_mnist(split, self.data_dir)
-            pixels = np.round(images.reshape(len(images), 784) * 255).astype(np.uint8)
+            if self.source is None:
+                raise ValueError(
+                    "This MnistMLP has no data: pass data=... (e.g. load_mnist, or "
+                    "functools.partial(load_mnist, data_dir=...)). "
+                    f"Received: data=None, asked for split {split!r}"
+                )
+            source = self.source
+            images, labels = source[split] if isinstance(source, Mapping) else source(split)
+            images = np.asarray(images).reshape(len(images), 784)
+            pixels = images if images.dtype == np.uint8 else np.round(images * 255).astype(np.uint8)
             # Eager tensors even when first asked for inside a tf.function or a
             # dataset map: captured by reference, not baked into each graph.
             with tf.init_scope():
-                self._data[split] = (tf.constant(pixels), tf.constant(labels))
+                self._data[split] = (tf.constant(pixels), tf.constant(np.asarray(labels, np.int32)))
         return self._data[split]
 
     def sample(self, seed):
@@ -217,12 +233,15 @@ class MnistMLP(Optimizee):
 OPTIMIZEES = {"quadratic": Quadratic, "mnist_mlp": MnistMLP}
 
 
-def optimizee_from_config(config: dict, data_dir: str | os.PathLike | None = None) -> Optimizee:
-    """Rebuilds an optimizee from `get_config()` (`name` picks the family)."""
+def optimizee_from_config(config: dict, data: SplitData | None = None) -> Optimizee:
+    """Rebuilds an optimizee from `get_config()` (`name` picks the family).
+
+    `data` goes to the families that train on data (`MnistMLP`).
+    """
     config = dict(config)
     name = config.pop("name", None)
     if name not in OPTIMIZEES:
         raise ValueError(f"Unknown optimizee {name!r}. Known: {sorted(OPTIMIZEES)}")
     if name == "mnist_mlp":
-        config["data_dir"] = data_dir
+        config["data"] = data
     return OPTIMIZEES[name](**config)

@@ -20,6 +20,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from metazoo.checks import check_int
+
 PREPROCESSINGS = ("log_sign", "none")
 
 
@@ -51,9 +53,7 @@ class UpdateRuleConfig:
 
     def __post_init__(self):
         for name in ("hidden_units", "num_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+            check_int(name, getattr(self, name))
         if self.preprocess not in PREPROCESSINGS:
             raise ValueError(
                 f"preprocess must be one of {PREPROCESSINGS}. "
