@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from metazoo.checks import check_int
+
 
 @dataclass(frozen=True)
 class EpisodeScore:
@@ -64,10 +66,7 @@ def evaluate_episodes(
     print(score)  # 98.xx ± 0.xx% (1000 episodes)
     ```
     """
-    if isinstance(num_episodes, bool) or not isinstance(num_episodes, int) or num_episodes < 1:
-        raise ValueError(
-            f"num_episodes must be a positive integer. Received: num_episodes={num_episodes!r}"
-        )
+    check_int("num_episodes", num_episodes)
 
     @tf.function
     def accuracies(x, y):
@@ -163,8 +162,7 @@ def evaluate_pairs(
     print(evaluate_pairs(model, pairs, 10_000))  # 9x.xx ± 0.xx% (ROC AUC 0.9xxx, ...)
     ```
     """
-    if isinstance(num_pairs, bool) or not isinstance(num_pairs, int) or num_pairs < 1:
-        raise ValueError(f"num_pairs must be a positive integer. Received: num_pairs={num_pairs!r}")
+    check_int("num_pairs", num_pairs)
 
     @tf.function
     def probabilities(images_a, images_b):

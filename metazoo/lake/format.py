@@ -29,7 +29,7 @@ from metazoo.checks import check_int
 from metazoo.data import fetch
 
 # The training data's own decoding, so run images match training images pixel for pixel.
-from metazoo.data.omniglot import DRAWING_PATH_RE, EVALUATION, ink_image, open_drawings_zip
+from metazoo.data.omniglot_files import DRAWING_PATH_RE, EVALUATION, ink_image, open_drawings_zip
 from metazoo.files import atomic_dir, check_output_dir
 
 WAYS = 20
@@ -210,10 +210,7 @@ def read_lake_runs(path: str | os.PathLike, image_size: int = 28) -> list[LakeRu
     ```
     """
     path = Path(path).expanduser()
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-        raise ValueError(
-            f"image_size must be a positive integer. Received: image_size={image_size!r}"
-        )
+    check_int("image_size", image_size)
     runs, files = _source_files(path)
     names = sorted(runs)
     if not names:

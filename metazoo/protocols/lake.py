@@ -15,7 +15,7 @@ from pathlib import Path
 import keras
 
 from metazoo.data import resolve_data_dir
-from metazoo.data.omniglot import EVALUATION
+from metazoo.data.omniglot_files import EVALUATION
 from metazoo.lake import (
     MODIFIED_HAUSDORFF_OFFICIAL_ERROR,
     WAYS,

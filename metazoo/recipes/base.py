@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import keras
 
+from metazoo.checks import check_int
 from metazoo.presets import check_preset_output, load, load_metadata, save_preset
 from metazoo.training import fit_resumable, step_decay
 
@@ -109,25 +110,17 @@ class Recipe:
     )
 
     def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
         for field in dataclasses.fields(self):
             value, minimum = getattr(self, field.name), field.metadata.get("minimum")
             if minimum is None or value is None:
                 continue
-            integer = (
-                isinstance(field.default, int) or field.metadata["argparse"].get("type") is int
-            )
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or (integer and not isinstance(value, int))
-            ):
-                kind = "an integer" if integer else "a number"
+            if _value_type(hints[field.name]) is int:
+                check_int(field.name, value, minimum)
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
                 raise ValueError(
-                    f"{field.name} must be {kind} >= {minimum:g}. Received: {field.name}={value!r}"
-                )
-            if value < minimum:
-                raise ValueError(
-                    f"{field.name} must be >= {minimum:g}. Received: {field.name}={value!r}"
+                    f"{field.name} must be a number >= {minimum:g}. "
+                    f"Received: {field.name}={value!r}"
                 )
         self.check()
 

@@ -9,7 +9,7 @@ import keras
 
 from metazoo.algorithms.augmentation import CENTER_INK, KOCH_AFFINE
 from metazoo.algorithms.siamese import SiameseNetwork
-from metazoo.data.omniglot import LAKE_IMAGE_SIZES
+from metazoo.data.omniglot_files import LAKE_IMAGE_SIZES
 from metazoo.networks.conv4 import Conv4
 from metazoo.pairs import omniglot_pairs
 from metazoo.protocols import (

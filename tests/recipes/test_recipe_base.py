@@ -58,13 +58,20 @@ def test_command_writes_valued_settings_then_flags_and_leaves_out_none():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: ProtoNetRecipe(episodes=0), "episodes must be >= 1. Received: episodes=0"),
+        (
+            lambda: ProtoNetRecipe(episodes=0),
+            "episodes must be a positive integer. Received: episodes=0",
+        ),
         (lambda: ProtoNetRecipe(ways=2.5), "ways must be an integer >= 2. Received: ways=2.5"),
-        (lambda: SiameseRecipe(eval_pairs=-1), "eval_pairs must be >= 0. Received: eval_pairs=-1"),
-        (lambda: MetaLSTMRecipe(inner_steps=0), "inner_steps must be >= 1"),
+        (
+            lambda: SiameseRecipe(eval_pairs=-1),
+            "eval_pairs must be an integer >= 0. Received: eval_pairs=-1",
+        ),
+        (lambda: MetaLSTMRecipe(inner_steps=0), "inner_steps must be a positive integer"),
         (lambda: ProtoNetRecipe(rotations=True), "rotations applies to the Lake protocol"),
         (lambda: L2LRecipe(epoch_steps=7), "multiple of horizon // unroll = 5"),
         (lambda: L2LRecipe(task="cifar"), "task must be one of"),
+        (lambda: ProtoNetRecipe(learning_rate=-1.0), "learning_rate must be a number >= 0"),
     ],
 )
 def test_bad_settings_are_one_line_errors_before_any_work(make, message):
@@ -77,7 +84,7 @@ def test_cli_reports_a_bad_setting_in_one_line(tmp_path, capsys):
     argv = ["train", "protonet", "--episodes", "0", "--output", str(tmp_path / "p")]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "metazoo train: error: episodes must be >= 1. Received: episodes=0"
+    assert err == "metazoo train: error: episodes must be a positive integer. Received: episodes=0"
     assert not (tmp_path / "p").exists()
 
 
