@@ -36,11 +36,44 @@ class Protocol:
         """The protocol a record states (`metadata`: the preset's, for settings kept there)."""
         raise NotImplementedError
 
+    def measure(
+        self, model: Any, data_dir: str | os.PathLike | None = None, verbose: int = 0
+    ) -> tuple[dict, Any]:
+        """Measures `model`; returns the JSON record (without its `command`) and the score."""
+        raise NotImplementedError
+
     def score(
         self, model: Any, data_dir: str | os.PathLike | None = None, verbose: int = 0
     ) -> dict:
         """Measures `model`; returns the JSON record (without its `command`)."""
-        raise NotImplementedError
+        return self.measure(model, data_dir, verbose)[0]
+
+    def label(self, record: dict) -> str:
+        """What a printed line of a new record starts with (e.g. `5-way 1-shot (test split)`)."""
+        return type(self).__name__
+
+    def preset_record(
+        self,
+        model: Any,
+        preset: str,
+        data_dir: str | os.PathLike | None = None,
+        verbose: int = 1,
+        extra: dict | None = None,
+    ) -> dict:
+        """A new preset's record: measured, the items of `extra`, its command; printed.
+
+        Args:
+            model: the model the preset `preset` will hold.
+            preset: str. The preset's name (the command names it).
+            data_dir: folder with the official data files.
+            verbose: int. 1 shows a progress bar while measuring.
+            extra: dict. More items for the record (before its `command`).
+        """
+        record, score = self.measure(model, data_dir, verbose)
+        record.update(extra or {})
+        record["command"] = self.command(preset)
+        print(f"{self.label(record)}: {score}")
+        return record
 
     def command(self, preset: str) -> str:
         """The command line that measures this record of preset `preset` again."""

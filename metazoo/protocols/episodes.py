@@ -119,10 +119,8 @@ class OmniglotEpisodes(Protocol):
             record["paper"] = self.paper
         return record, score
 
-    def score(
-        self, model: keras.Model, data_dir: str | os.PathLike | None = None, verbose: int = 0
-    ) -> dict:
-        return self.measure(model, data_dir, verbose)[0]
+    def label(self, record: dict) -> str:
+        return f"{self.ways}-way {self.shots}-shot ({record['split']} split)"
 
     def command(self, preset: str) -> str:
         return (
@@ -149,9 +147,8 @@ def score_settings(
     `extra`, and the `metazoo eval` command that measures it again. Prints
     one line per setting.
     """
-    records = []
-    for ways, shots in settings:
-        scored = OmniglotEpisodes(
+    return [
+        OmniglotEpisodes(
             protocol,
             ways=ways,
             shots=shots,
@@ -160,13 +157,9 @@ def score_settings(
             seed=0,
             image_size=image_size,
             paper=(paper or {}).get((ways, shots)),
-        )
-        record, score = scored.measure(model, data_dir, verbose=1)
-        record.update(extra or {})
-        record["command"] = scored.command(preset_name)
-        print(f"{ways}-way {shots}-shot ({record['split']} split): {score}")
-        records.append(record)
-    return records
+        ).preset_record(model, preset_name, data_dir, verbose=1, extra=extra)
+        for ways, shots in settings
+    ]
 
 
 def evaluate_episodes_preset(model: keras.Model, metadata: dict, args) -> dict:

@@ -102,10 +102,8 @@ class VerificationPairs(Protocol):
         }
         return record, score
 
-    def score(
-        self, model: keras.Model, data_dir: str | os.PathLike | None = None, verbose: int = 0
-    ) -> dict:
-        return self.measure(model, data_dir, verbose)[0]
+    def label(self, record: dict) -> str:
+        return f"Verification, same-alphabet fraction {self.same_alphabet_fraction}"
 
     def command(self, preset: str) -> str:
         return (
@@ -122,16 +120,12 @@ def score_verification_records(
     data_dir: str | os.PathLike | None = None,
 ) -> list[dict]:
     """A new pair preset's verification records (`VERIFICATION_FRACTIONS`, seed 0), printed."""
-    records = []
-    for fraction in VERIFICATION_FRACTIONS:
-        scored = VerificationPairs(
+    return [
+        VerificationPairs(
             pairs=pairs, same_alphabet_fraction=fraction, image_size=image_size
-        )
-        record, score = scored.measure(model, data_dir)
-        record["command"] = scored.command(preset)
-        print(f"Verification, same-alphabet fraction {fraction}: {score}")
-        records.append(record)
-    return records
+        ).preset_record(model, preset, data_dir, verbose=0)
+        for fraction in VERIFICATION_FRACTIONS
+    ]
 
 
 def evaluate_verification_preset(model: keras.Model, metadata: dict, args) -> dict:
