@@ -1,6 +1,6 @@
 """MAML measurements on the current Keras backend, for tests that compare backends.
 
-`python -m tests.algorithms.maml_backend_checks IN.npz OUT.npz` (with
+`python -m tests.algorithms.maml_backend_checks IN.npz OUT.npz [MODEL.keras]` (with
 `KERAS_BACKEND` set) reads a tiny episode batch and initial weights from
 `IN.npz`, and writes what `measure` returns to `OUT.npz`, so that a test
 under TensorFlow can check the JAX numbers too.
@@ -52,7 +52,7 @@ def _weights(inputs: dict, prefix: str) -> list:
     return [np.asarray(inputs[f"{prefix}_w{i}"]) for i in range(count)]
 
 
-def measure(inputs: dict) -> dict:
+def measure(inputs: dict, save_to: str | None = None) -> dict:
     """Meta-gradients, finite differences, adapted weights and logits on this backend.
 
     For each of `GRADIENT_CONFIGS` (float64, softplus): the gradient the
@@ -60,7 +60,9 @@ def measure(inputs: dict) -> dict:
     central differences of the meta-loss along random directions, and the
     analytic first-order gradient (the query loss's gradient at the adapted
     weights, averaged over episodes). For the paper's float32 ReLU learner:
-    each episode's adapted weights and query logits.
+    each episode's adapted weights and query logits; with `save_to`, that
+    model after one Adam step of `fit`, saved there as `.keras`, and its
+    logits.
     """
     x64 = tuple(np.asarray(inputs[k], "float64") for k in ("support", "query"))
     x64 = (x64[0], inputs["support_labels"], x64[1])
@@ -101,14 +103,21 @@ def measure(inputs: dict) -> dict:
         for i, g in enumerate(sums):
             out[f"{name}_fograd{i}"] = g
 
-    model = MAML(**TINY, inner_steps=3)
+    model = MAML(**TINY, inner_steps=1, eval_inner_steps=3)
     model.set_weights([w.astype("float32") for w in _weights(inputs, "first_order")])
-    x32 = (inputs["support"].astype("float32"), inputs["support_labels"], inputs["query"])
-    out["logits"] = keras.ops.convert_to_numpy(model((x32[0], x32[1], x32[2].astype("float32"))))
+    x32 = (inputs["support"].astype("float32"), inputs["support_labels"])
+    x32 += (inputs["query"].astype("float32"),)
+    out["logits"] = keras.ops.convert_to_numpy(model(x32))
     for e in range(2):
         fast = model.adapt_parameters(x32[0][e], x32[1][e])
         for i, w in enumerate(fast):
             out[f"adapted{e}_{i}"] = keras.ops.convert_to_numpy(w)
+    if save_to is not None:
+        # A model trained (one Adam step) and saved here, for loading on another backend.
+        model.compile()
+        model.train_on_batch(x32, y)
+        out["trained_logits"] = keras.ops.convert_to_numpy(model.predict_on_batch(x32))
+        model.save(save_to)
     return out
 
 
@@ -116,4 +125,4 @@ if __name__ == "__main__":
     source, target = sys.argv[1:3]
     with np.load(source) as data:
         values = dict(data)
-    np.savez(target, **measure(values))
+    np.savez(target, **measure(values, save_to=sys.argv[3] if len(sys.argv) > 3 else None))

@@ -21,7 +21,8 @@ def _on_backend(backend: str, inputs: dict, tmp_path: Path) -> dict:
     np.savez(source, **inputs)
     env = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1", "PYTHONPATH": str(ROOT)}
     subprocess.run(
-        [sys.executable, "-m", "tests.algorithms.maml_backend_checks", source, target],
+        [sys.executable, "-m", "tests.algorithms.maml_backend_checks", source, target]
+        + [tmp_path / f"{backend}.keras"],
         check=True,
         cwd=ROOT,
         env=env,
@@ -32,10 +33,10 @@ def _on_backend(backend: str, inputs: dict, tmp_path: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> tuple[dict, dict]:
+def measured(tmp_path_factory) -> tuple[dict, dict, Path]:
     inputs = checks.tiny_inputs()
     tmp = tmp_path_factory.mktemp("maml_backends")
-    return inputs, {b: _on_backend(b, inputs, tmp) for b in ("tensorflow", "jax")}
+    return inputs, {b: _on_backend(b, inputs, tmp) for b in ("tensorflow", "jax")}, tmp
 
 
 def _directional(out: dict, inputs: dict, name: str, d: int, key: str = "grad") -> float:
@@ -50,7 +51,7 @@ def _directional(out: dict, inputs: dict, name: str, d: int, key: str = "grad") 
 def test_meta_gradient_of_fit_matches_finite_differences(measured, backend, config):
     # The gradient the default train_step applies is the exact second-order one,
     # through functional batch norm (float64, softplus).
-    inputs, outs = measured
+    inputs, outs, _ = measured
     out = outs[backend]
     for d in range(checks.FD_DIRECTIONS):
         fd = float(out[f"{config}_fd{d}"])
@@ -59,7 +60,7 @@ def test_meta_gradient_of_fit_matches_finite_differences(measured, backend, conf
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_first_order_drops_second_order_term(measured, backend):
-    inputs, outs = measured
+    inputs, outs, _ = measured
     out = outs[backend]
     count = sum(1 for k in out if k.startswith("first_order_grad"))
     for i in range(count):
@@ -76,13 +77,24 @@ def test_first_order_drops_second_order_term(measured, backend):
 
 
 def test_tensorflow_and_jax_adapt_alike(measured):
-    _, outs = measured
+    _, outs, _ = measured
     tf_out, jax_out = outs["tensorflow"], outs["jax"]
     np.testing.assert_allclose(tf_out["logits"], jax_out["logits"], rtol=1e-4, atol=1e-4)
     adapted = [k for k in tf_out if k.startswith("adapted")]
     assert len(adapted) == 2 * 14
     for key in adapted:
         np.testing.assert_allclose(tf_out[key], jax_out[key], rtol=1e-4, atol=1e-4)
+
+
+def test_model_trained_on_jax_loads_on_tensorflow(measured):
+    inputs, outs, tmp = measured
+    model = keras.saving.load_model(tmp / "jax.keras")
+    assert int(model.optimizer.iterations) == 1
+    x = (inputs["support"].astype("float32"), inputs["support_labels"])
+    x += (inputs["query"].astype("float32"),)
+    np.testing.assert_allclose(
+        model.predict_on_batch(x), outs["jax"]["trained_logits"], rtol=1e-4, atol=1e-4
+    )
 
 
 def test_adapt_golden_values_on_a_linear_head():
