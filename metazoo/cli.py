@@ -21,6 +21,7 @@ TRAIN_RECIPES = {
     "l2l": "metazoo.recipes.l2l",
     "siamese": "metazoo.recipes.siamese",
     "meta_lstm": "metazoo.recipes.meta_lstm",
+    "maml": "metazoo.recipes.maml",
 }
 # How `metazoo eval` scores a preset, by its metadata "kind".
 EVAL_RECIPES = {
