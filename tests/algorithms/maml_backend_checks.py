@@ -20,8 +20,8 @@ TINY = dict(ways=3, filters=3, image_shape=(8, 8, 1))
 # Exact (with Meta-SGD step sizes, so they are checked too), first order, ANIL.
 GRADIENT_CONFIGS = {
     "exact": dict(inner_steps=2, inner_lr=0.3, learn_inner_lr=True),
-    "first_order": dict(inner_steps=2, inner_lr=0.3, first_order=True),
-    "anil": dict(inner_steps=2, inner_lr=0.3, adapt="head"),
+    "first_order": dict(inner_steps=1, inner_lr=0.3, first_order=True),
+    "anil": dict(inner_steps=1, inner_lr=0.3, adapt="head"),
 }
 FD_DIRECTIONS = 3
 FD_EPSILON = 1e-5
