@@ -22,6 +22,7 @@ TRAIN_RECIPES = {
     "l2l": "metazoo.recipes.l2l",
     "siamese": "metazoo.recipes.siamese",
     "meta_lstm": "metazoo.recipes.meta_lstm",
+    "maml": "metazoo.recipes.maml",
 }
 
 

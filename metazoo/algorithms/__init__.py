@@ -4,6 +4,7 @@ from metazoo.algorithms.augmentation import CenterInk, RandomAffine
 from metazoo.algorithms.base import FewShotClassifier
 from metazoo.algorithms.embedding import EmbeddingClassifier
 from metazoo.algorithms.l2l import L2LMetaTrainer, LearnedOptimizer
+from metazoo.algorithms.maml import MAML
 from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell
 from metazoo.algorithms.protonet import PrototypicalNetwork
 from metazoo.algorithms.siamese import SiameseNetwork
@@ -14,6 +15,7 @@ __all__ = [
     "FewShotClassifier",
     "L2LMetaTrainer",
     "LearnedOptimizer",
+    "MAML",
     "MetaLSTM",
     "MetaLSTMCell",
     "PrototypicalNetwork",
