@@ -157,6 +157,30 @@ def test_train_protonet_writes_a_preset(data_dir, tmp_path):
 
 
 @pytest.mark.data
+def test_train_maml_resumes_and_writes_a_preset(data_dir, tmp_path, capsys):
+    out = tmp_path / "m"
+    argv = ["train", "maml", "--filters", "2", "--meta-batch", "2", "--steps", "2",
+            "--epoch-steps", "1", "--eval-episodes", "2", "--eval-inner-steps", "1",
+            "--output", str(out), "--data-dir", str(data_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    training = meta["training"]
+    assert (training["meta_batch"], training["steps"], training["episodes"]) == (2, 2, 4)
+    assert [(r["ways"], r["shots"], r["inner_steps"]) for r in meta["evaluation"]] == [
+        (5, 1, 1),
+        (5, 5, 1),
+    ]
+    assert meta["evaluation"][0]["paper"] == 0.987
+    assert presets.load(out).count_params() == meta["parameters"]
+    # Two more steps continue the backup from step 2 (its third epoch).
+    capsys.readouterr()
+    argv[argv.index("--steps") + 1] = "4"
+    assert cli.main([*argv, "--overwrite"]) == 0
+    out_text = capsys.readouterr().out
+    assert "Epoch 3/4" in out_text and "Epoch 1/4" not in out_text
+
+
+@pytest.mark.data
 def test_train_protonet_lake_with_rotations(data_dir, tmp_path, capsys):
     out = tmp_path / "lake_rot"
     argv = ["train", "protonet", "--protocol", "lake", "--rotations", "--ways", "5",

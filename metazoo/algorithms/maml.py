@@ -10,13 +10,9 @@ from keras import ops
 
 from metazoo.algorithms.base import FewShotClassifier, has_values
 from metazoo.algorithms.inner_loop import ACTIVATIONS, ConvLearner, adapt, map_episodes
+from metazoo.checks import check_int
 
 ADAPT_CHOICES = ("all", "head")
-
-
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
@@ -92,11 +88,11 @@ class MAML(FewShotClassifier):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _positive_int("ways", ways)
-        _positive_int("inner_steps", inner_steps)
+        check_int("ways", ways)
+        check_int("inner_steps", inner_steps)
         if eval_inner_steps is not None:
-            _positive_int("eval_inner_steps", eval_inner_steps)
-        _positive_int("filters", filters)
+            check_int("eval_inner_steps", eval_inner_steps)
+        check_int("filters", filters)
         if isinstance(inner_lr, bool) or not isinstance(inner_lr, (int, float)):
             raise ValueError(f"inner_lr must be a positive number. Received: inner_lr={inner_lr!r}")
         if not (math.isfinite(inner_lr) and inner_lr > 0):

@@ -11,7 +11,7 @@ from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks.conv4 import Conv4
 from metazoo.protocols import score_settings
 from metazoo.recipes.base import backbone_architecture, setting
-from metazoo.recipes.episodic import EpisodeRecipe
+from metazoo.recipes.episodic import PerEpisodeRecipe
 
 PAPER = "Ravi & Larochelle, Optimization as a Model for Few-Shot Learning, ICLR 2017"
 # Settings every preset is scored on (the head has 5 units, so 5-way only).
@@ -29,7 +29,7 @@ def paper_inner_steps(shots: int) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class MetaLSTMRecipe(EpisodeRecipe):
+class MetaLSTMRecipe(PerEpisodeRecipe):
     """Ravi & Larochelle's recipe: the LSTM meta-learner meta-trained on Omniglot episodes.
 
     One episode per meta-update; Adam with `learning_rate` (halved every

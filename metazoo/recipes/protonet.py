@@ -17,11 +17,11 @@ from metazoo.protocols import (
     score_settings,
 )
 from metazoo.recipes.base import setting
-from metazoo.recipes.episodic import EpisodeRecipe
+from metazoo.recipes.episodic import PerEpisodeRecipe
 
 
 @dataclasses.dataclass(frozen=True)
-class ProtoNetRecipe(EpisodeRecipe):
+class ProtoNetRecipe(PerEpisodeRecipe):
     """Snell et al.'s recipe: a Prototypical Network trained on Omniglot episodes.
 
     Adam with `learning_rate`, halved every `decay_every` episodes; one

@@ -14,8 +14,8 @@ from metazoo.evaluation import evaluate_episodes
 from metazoo.networks import Conv4
 from metazoo.pairs import pairs_from_array
 from metazoo.presets import load, save_preset
-from tests.model_checks import assert_weights_equal, run_episodic_model_checks
 from tests.lake_runs import write_runs
+from tests.model_checks import assert_weights_equal, run_episodic_model_checks
 
 
 def tiny_siamese(augmentation="koch"):

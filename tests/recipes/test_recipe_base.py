@@ -8,11 +8,12 @@ import pytest
 from metazoo import cli
 from metazoo.recipes.base import Recipe
 from metazoo.recipes.l2l import L2LRecipe
+from metazoo.recipes.maml import MAMLRecipe
 from metazoo.recipes.meta_lstm import MetaLSTMRecipe
 from metazoo.recipes.protonet import ProtoNetRecipe
 from metazoo.recipes.siamese import SiameseRecipe
 
-RECIPES = [ProtoNetRecipe, SiameseRecipe, MetaLSTMRecipe, L2LRecipe]
+RECIPES = [ProtoNetRecipe, SiameseRecipe, MetaLSTMRecipe, L2LRecipe, MAMLRecipe]
 
 
 def parse(recipe: type[Recipe], argv: list[str]) -> argparse.Namespace:
@@ -34,6 +35,7 @@ def test_the_recorded_command_parses_back_to_the_same_recipe(recipe):
         SiameseRecipe: dict(augment=False, steps=7, center=True, init_preset="siamese_omniglot"),
         MetaLSTMRecipe: dict(shots=5, inner_steps=2, decay_every=4, xla=True, second_order=True),
         L2LRecipe: dict(task="quadratic", unroll=5, epoch_steps=40, p=5.0, preprocess="none"),
+        MAMLRecipe: dict(meta_batch=4, first_order=True, adapt="head", learn_inner_lr=True),
     }[recipe]
     made = recipe(**changed)
     command = made.command("runs/x")
