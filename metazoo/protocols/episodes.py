@@ -32,7 +32,9 @@ class OmniglotEpisodes(Protocol):
         protocol: str. `"vinyals"` or `"lake"` (see `omniglot_episodes`).
         split: str. Default: the protocol's evaluation split
             (`DEFAULT_SPLIT`).
-        ways, shots, queries: int. The episodes' shape (queries per class).
+        ways: int. Classes per episode.
+        shots: int. Support examples per class.
+        queries: int. Query examples per class.
         episodes: int. How many episodes.
         seed: int. Same seed, same episodes.
         image_size: int. The model's input size.

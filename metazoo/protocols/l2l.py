@@ -211,8 +211,12 @@ class L2LRollout(Protocol):
         variant: str. `"main"`, or a generalization variant's name
             (`generalization_variants`).
         changes: tuple of (name, value). The variant's optimizee config changes.
-        steps, seeds, tune_seeds, train_seed, eval_seed, lr_grid: as for
-            `evaluate_task`.
+        steps: int. Optimizee steps per run (as for `evaluate_task`).
+        seeds: int. Held-out optimizees.
+        tune_seeds: int. Meta-training optimizees that tune the baselines.
+        train_seed: int. The meta-training seed stream.
+        eval_seed: int. Picks the held-out stream.
+        lr_grid: tuple of float. Learning rates tried for every baseline.
 
     Example:
     ```python
