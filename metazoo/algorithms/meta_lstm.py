@@ -1,13 +1,30 @@
-"""The LSTM meta-learner (Ravi & Larochelle, 2017): an LSTM whose cell state is the learner."""
+"""The LSTM meta-learner (Ravi & Larochelle, 2017): an LSTM whose cell state is the learner.
+
+The learner's forward pass, its loss gradient and the inner loop are the
+shared core's (`metazoo.algorithms.inner_loop`: `SequentialLearner`,
+`cross_entropy`, `value_and_grad`, `inner_loop`); the LSTM cell is the
+update rule handed to `inner_loop`. TensorFlow remains in the cell (its
+gradient preprocessing, `preprocess_gradient`, is TensorFlow's), in the
+support-set ordering (`_round_robin`, `tf.gather`) and in the label check
+(`tf.debugging.assert_less`, so a graph raises on bad labels).
+"""
 
 from __future__ import annotations
 
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from metazoo.algorithms.base import FewShotClassifier
+from metazoo.algorithms.inner_loop import (
+    SequentialLearner,
+    cross_entropy,
+    inner_loop,
+    map_episodes,
+)
 from metazoo.algorithms.l2l.update_rule import preprocess_gradient
 from metazoo.checks import check_int
 from metazoo.networks.conv4 import Conv4
@@ -213,14 +230,6 @@ class MetaLSTM(FewShotClassifier):
         ways = check_int("ways", ways)
         inner_steps = check_int("inner_steps", inner_steps)
         inner_batch_size = check_int("inner_batch_size", inner_batch_size, allow_none=True)
-        for layer in backbone.layers:
-            if isinstance(layer, keras.layers.BatchNormalization) and not (
-                layer.center and layer.scale and layer.axis in (-1, len(layer.input.shape) - 1)
-            ):
-                raise ValueError(
-                    "Batch-norm layers of the backbone need center=True, scale=True and "
-                    f"axis=-1. Received: layer {layer.name!r}"
-                )
         self.backbone = backbone
         self.ways = ways
         self.inner_steps = inner_steps
@@ -229,6 +238,9 @@ class MetaLSTM(FewShotClassifier):
         self.image_shape = tuple(backbone.input_shape[1:])
         self.head = keras.layers.Dense(ways, name="head")
         self.head.build((None, backbone.output_shape[-1]))
+        self.learner = SequentialLearner(self.learner_layers)
+        self._shapes = [tuple(v.shape) for v in self.learner.variables]
+        self._split_points = np.cumsum([math.prod(s) for s in self._shapes])[:-1].tolist()
         self.cell = MetaLSTMCell(hidden_units, p, name="meta_learner")
         self.built = True  # Everything is built above; see FewShotClassifier.
 
@@ -244,35 +256,17 @@ class MetaLSTM(FewShotClassifier):
     @property
     def learner_variables(self) -> list:
         """The learner's variables: `c_0`, the learned initialization, unflattened."""
-        return [v for layer in self.learner_layers for v in layer.trainable_variables]
+        return self.learner.variables
 
-    def initial_parameters(self) -> tf.Tensor:
+    def initial_parameters(self):
         """`c_0`: the learner's initial parameters as one flat vector."""
-        return tf.concat([tf.reshape(v, [-1]) for v in self.learner_variables], axis=0)
+        return ops.concatenate([ops.reshape(v, (-1,)) for v in self.learner_variables], axis=0)
 
-    def learner_logits(self, params: tf.Tensor, images: tf.Tensor) -> tf.Tensor:
+    def learner_logits(self, params, images):
         """The learner's logits `[n, ways]` on `images` with flat parameters `params`."""
-        shapes = [tuple(v.shape) for v in self.learner_variables]
-        pieces = tf.split(params, [math.prod(s) for s in shapes])
-        weights = [tf.reshape(w, s) for w, s in zip(pieces, shapes, strict=True)]
-        x = tf.cast(images, params.dtype)
-        for layer in self.learner_layers:
-            count = len(layer.trainable_variables)
-            layer_weights, weights = weights[:count], weights[count:]
-            if isinstance(layer, keras.layers.BatchNormalization):
-                gamma, beta = layer_weights
-                axes = list(range(x.shape.rank - 1))
-                mean = tf.reduce_mean(x, axes, keepdims=True)
-                variance = tf.reduce_mean(tf.square(x - mean), axes, keepdims=True)
-                x = (x - mean) * tf.math.rsqrt(variance + layer.epsilon) * gamma + beta
-            else:
-                x, _ = layer.stateless_call(layer_weights, layer.non_trainable_variables, x)
-        return x
-
-    def _inner_loss(self, logits, labels):
-        # By hand: the fused sparse cross-entropy op has no second derivative.
-        one_hot = tf.one_hot(labels, self.ways, dtype=logits.dtype)
-        return -tf.reduce_mean(tf.reduce_sum(one_hot * tf.nn.log_softmax(logits), -1))
+        pieces = ops.split(params, self._split_points)  # its gradient is one concat
+        weights = [ops.reshape(w, s) for w, s in zip(pieces, self._shapes, strict=True)]
+        return self.learner.forward(weights, images)
 
     def _support_batches(self, support, labels):
         """`t -> (images, labels)` of inner step `t`."""
@@ -303,19 +297,16 @@ class MetaLSTM(FewShotClassifier):
                 `input_gate`, `forget_gate` (`[n_params]`), support `loss`
                 and the new `parameters`.
         """
-        support_labels = tf.cast(support_labels, tf.int32)
+        support_labels = ops.cast(support_labels, "int32")
         params = self.initial_parameters()
-        state = self.cell.initial_state(params)
         batch = self._support_batches(support, support_labels)
-        for t in range(self.inner_steps):
-            images, labels = batch(t)
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(params)
-                loss = self._inner_loss(self.learner_logits(params, images), labels)
-            grad = tape.gradient(loss, params)
-            if not self.second_order:
-                grad, loss = tf.stop_gradient(grad), tf.stop_gradient(loss)
-            params, state = self.cell(grad, loss, params, state)
+
+        def support_loss(flat, step):
+            images, labels = batch(step)
+            return cross_entropy(self.learner_logits(flat[0], images), labels)
+
+        def lstm_update(flat, grads, loss, state):
+            params, state = self.cell(grads[0], loss, flat[0], state)
             if trace is not None:
                 trace.append(
                     {
@@ -325,6 +316,16 @@ class MetaLSTM(FewShotClassifier):
                         "parameters": params,
                     }
                 )
+            return [params], state
+
+        (params,), _ = inner_loop(
+            support_loss,
+            [params],
+            lstm_update,
+            self.inner_steps,
+            state=self.cell.initial_state(params),
+            first_order=not self.second_order,  # the paper's choice
+        )
         return params
 
     def episode_logits(self, support, support_labels, query, training=False):
@@ -340,16 +341,7 @@ class MetaLSTM(FewShotClassifier):
             images, labels, queries = episode
             return self.learner_logits(self.adapt(images, labels), queries)
 
-        episodes = support.shape[0]
-        if episodes is not None:
-            return tf.stack(
-                [one((support[i], support_labels[i], query[i])) for i in range(episodes)]
-            )
-        return tf.map_fn(
-            one,
-            (support, support_labels, query),
-            fn_output_signature=tf.TensorSpec((None, self.ways), self.head.kernel.dtype),
-        )
+        return map_episodes(one, (support, support_labels, query))
 
     def serving_signature(self):
         """Input signature of the exported `serve` endpoint: one episode, any size.
