@@ -7,6 +7,7 @@ from metazoo.algorithms.l2l import L2LMetaTrainer, LearnedOptimizer
 from metazoo.algorithms.maml import MAML
 from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell
 from metazoo.algorithms.protonet import PrototypicalNetwork
+from metazoo.algorithms.reptile import Reptile
 from metazoo.algorithms.siamese import SiameseNetwork
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "MetaLSTM",
     "MetaLSTMCell",
     "PrototypicalNetwork",
+    "Reptile",
     "RandomAffine",
     "SiameseNetwork",
 ]
