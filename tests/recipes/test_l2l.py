@@ -3,16 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from metazoo.algorithms.l2l import LearnedOptimizer, UpdateRuleConfig, init_meta_params
 from metazoo.protocols.l2l import make_optimizee
 from metazoo.recipes import l2l
-
-
-def tiny_rule():
-    config = UpdateRuleConfig(hidden_units=4)
-    params = init_meta_params(config, seed=0)
-    params["output/kernel"] = -np.ones((4, 1), np.float32)
-    return LearnedOptimizer(params, **config.as_dict())
 
 
 def test_train_rejects_backups_inside_an_optimizee():
