@@ -1,0 +1,92 @@
+"""metazoo.backend, and the embedding models and their presets on JAX as on TensorFlow."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from metazoo.backend import has_values, is_tf_dataset, stateless_uniform
+from tests import backend_checks as checks
+
+ROOT = Path(__file__).resolve().parents[1]
+# Query logits are negative squared distances of up to ~50 here; float32
+# convolutions that differ in summation order leave ~1e-6 of that.
+LOGITS_ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory) -> dict:
+    """The same measurements on TensorFlow (here) and JAX (a subprocess, meanwhile)."""
+    target = tmp_path_factory.mktemp("backends") / "jax.npz"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.backend_checks", target],
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    outs = {"tensorflow": checks.measure(checks.episodes())}
+    _, stderr = process.communicate()
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    with np.load(target) as data:
+        outs["jax"] = dict(data)
+    return outs
+
+
+@pytest.mark.parametrize("name", checks.EMBEDDING_PRESETS)
+def test_preset_gives_the_same_query_logits_on_jax(measured, name):
+    for key in (name, f"{name}_single", f"{name}_pairs"):
+        if key in measured["tensorflow"]:
+            tf_out, jax_out = measured["tensorflow"][key], measured["jax"][key]
+            assert tf_out.shape == jax_out.shape
+            np.testing.assert_allclose(jax_out, tf_out, rtol=0, atol=LOGITS_ATOL, err_msg=key)
+    np.testing.assert_array_equal(
+        measured["jax"][name].argmax(-1), measured["tensorflow"][name].argmax(-1)
+    )
+
+
+def test_image_layers_agree_on_jax(measured):
+    tf_out, jax_out = measured["tensorflow"], measured["jax"]
+    np.testing.assert_array_equal(jax_out["center_ink"], tf_out["center_ink"])
+    np.testing.assert_allclose(jax_out["affine_warp"], tf_out["affine_warp"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_random_affine_runs_and_serializes(measured, backend):
+    out = measured[backend]
+    for key in ("changes", "in_range", "inference_is_identity", "off_is_identity", "round_trip"):
+        assert bool(out[f"affine_{key}"]), key
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_input_checks_see_the_backends_arrays(measured, backend):
+    out = measured[backend]
+    for name in checks.EMBEDDING_PRESETS:
+        assert bool(out[f"{name}_refuses_0_255"]), name
+    assert bool(out["has_values_eager"])
+    assert not bool(out["has_values_symbolic"])
+    assert not bool(out["has_values_traced"])
+
+
+def test_is_tf_dataset():
+    assert is_tf_dataset(tf.data.Dataset.range(3).batch(2))
+    assert not is_tf_dataset(np.zeros(3))
+    assert not is_tf_dataset([1, 2])
+
+
+def test_stateless_uniform_draws_what_keras_draws_on_tensorflow():
+    generator = keras.random.SeedGenerator(7)
+    seed = generator.state.value * 1
+    expected = keras.random.uniform((3, 4), -1.0, 1.0, seed=keras.random.SeedGenerator(7))
+    np.testing.assert_array_equal(stateless_uniform((3, 4), seed, -1.0, 1.0), expected)
+    assert not np.array_equal(stateless_uniform((3, 4), seed + 1), stateless_uniform((3, 4), seed))
+
+
+def test_has_values_on_tensorflow():
+    assert has_values(np.zeros(2), [1.0], 3, tf.zeros(2))
+    assert not has_values(np.zeros(2), keras.KerasTensor((None, 2)))
