@@ -3,7 +3,8 @@
 `python -m tests.backend_checks OUT.npz` (with `KERAS_BACKEND` set) writes
 what `measure` returns to `OUT.npz`, so that a test under TensorFlow can
 compare another backend's numbers with its own. No data files: the
-episodes are random ink images drawn by numpy.
+episodes are random ink images drawn by numpy (fed to the evaluation loop
+through `tf.data`, as metazoo's datasets are).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import sys
 
 import keras
 import numpy as np
+import tensorflow as tf  # the data pipeline's, on every backend
 
 from metazoo.algorithms.augmentation import CenterInk, RandomAffine, affine_warp
 from metazoo.backend import has_values
+from metazoo.evaluation import evaluate_episodes, evaluate_pairs
 from metazoo.presets import load
 
 EMBEDDING_PRESETS = (
@@ -48,6 +51,8 @@ def episodes(seed: int = 0) -> dict:
         "support": ink_images(rng, (2, 10, 28, 28, 1)),
         "support_labels": labels.astype("int32"),
         "query": ink_images(rng, (2, 15, 28, 28, 1)),
+        "query_labels": np.stack([rng.permutation(np.repeat(np.arange(5), 3)) for _ in range(2)]),
+        "same": (rng.uniform(size=10) < 0.5).astype("int32"),
         "matrices": rng.normal(0, 0.5, (4, 2, 2)).astype("float32") + np.eye(2, dtype="float32"),
         "offsets": rng.normal(0, 2, (4, 2)).astype("float32"),
     }
@@ -99,6 +104,14 @@ def measure(inputs: dict) -> dict:
         out[f"{name}_single"] = _numpy(model((support[0], labels[0], query[0])))
         if name.startswith("siamese"):
             out[f"{name}_pairs"] = _numpy(model((support[0], query[0, :10])))
+            pairs = ((support[0], query[0, :10]), inputs["same"])
+            pairs = tf.data.Dataset.from_tensor_slices(pairs)
+            score = evaluate_pairs(model, pairs.batch(4), 10, verbose=0)
+            out[f"{name}_pair_scores"] = [score.accuracy, score.auc]
+        # The evaluation loop, on episodes from tf.data as metazoo's data give them.
+        data = ((support, labels, query), inputs["query_labels"])
+        data = tf.data.Dataset.from_tensor_slices(data)
+        out[f"{name}_accuracy"] = evaluate_episodes(model, data, 2, verbose=0).per_episode
         # The input checks see this backend's arrays as values.
         tensors = tuple(keras.ops.convert_to_tensor(x) for x in (support * 255, labels, query))
         out[f"{name}_refuses_0_255"] = _raises(lambda m=model, t=tensors: m(t))

@@ -45,9 +45,17 @@ def test_preset_gives_the_same_query_logits_on_jax(measured, name):
             tf_out, jax_out = measured["tensorflow"][key], measured["jax"][key]
             assert tf_out.shape == jax_out.shape
             np.testing.assert_allclose(jax_out, tf_out, rtol=0, atol=LOGITS_ATOL, err_msg=key)
-    np.testing.assert_array_equal(
-        measured["jax"][name].argmax(-1), measured["tensorflow"][name].argmax(-1)
-    )
+    predicted = {backend: out[name].argmax(-1) for backend, out in measured.items()}
+    np.testing.assert_array_equal(predicted["jax"], predicted["tensorflow"])
+
+
+@pytest.mark.parametrize("name", checks.EMBEDDING_PRESETS)
+def test_evaluation_loop_scores_the_same_on_jax(measured, name):
+    for key in (f"{name}_accuracy", f"{name}_pair_scores"):
+        if key in measured["tensorflow"]:
+            # The same queries right (1/15 apart); float32 means differ in the last bits.
+            expected = pytest.approx(list(measured["tensorflow"][key]), abs=1e-6)
+            assert list(measured["jax"][key]) == expected, key
 
 
 def test_image_layers_agree_on_jax(measured):
