@@ -2,6 +2,9 @@
 
 Also verification (same or different?) of image pairs, for models that give
 P(same) of a pair (Siamese networks): accuracy and ROC AUC.
+
+Both run on every Keras backend: the data are `tf.data` datasets, read as
+numpy arrays where Keras does not run on TensorFlow.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from metazoo.checks import check_int
 
@@ -42,9 +45,23 @@ def mean_ci95(values) -> tuple[float, float]:
     return float(values.mean()), float(1.96 * values.std() / math.sqrt(values.size))
 
 
+def _compiled(fn):
+    """`fn` as a `tf.function` on TensorFlow, beside the datasets' graph; as it is elsewhere."""
+    if keras.config.backend() != "tensorflow":
+        return fn
+    import tensorflow as tf
+
+    return tf.function(fn)
+
+
+def _elements(dataset):
+    """Iterates a `tf.data.Dataset`: tensors on TensorFlow, numpy arrays on other backends."""
+    return dataset if keras.config.backend() == "tensorflow" else dataset.as_numpy_iterator()
+
+
 def evaluate_episodes(
     model: keras.Model,
-    episodes: tf.data.Dataset,
+    episodes,
     num_episodes: int,
     batch_size: int = 10,
     verbose: int = 1,
@@ -68,16 +85,16 @@ def evaluate_episodes(
     """
     check_int("num_episodes", num_episodes)
 
-    @tf.function
+    @_compiled
     def accuracies(x, y):
         logits = model(x, training=False)
-        hits = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), y), tf.float32)
-        return tf.reduce_mean(hits, axis=-1)
+        hits = ops.cast(ops.equal(ops.cast(ops.argmax(logits, -1), "int32"), y), "float32")
+        return ops.mean(hits, axis=-1)
 
     progress = keras.utils.Progbar(num_episodes, verbose=verbose, unit_name="episode")
     scores: list[float] = []
-    for x, y in episodes.take(num_episodes).batch(batch_size):
-        scores.extend(accuracies(x, tf.cast(y, tf.int32)).numpy().tolist())
+    for x, y in _elements(episodes.take(num_episodes).batch(batch_size)):
+        scores.extend(ops.convert_to_numpy(accuracies(x, ops.cast(y, "int32"))).tolist())
         progress.update(len(scores))
     if len(scores) < num_episodes:
         raise ValueError(
@@ -137,7 +154,7 @@ def roc_auc(scores, labels) -> float:
 
 def evaluate_pairs(
     model: keras.Model,
-    pairs: tf.data.Dataset,
+    pairs,
     num_pairs: int,
     verbose: int = 1,
 ) -> PairScore:
@@ -164,16 +181,16 @@ def evaluate_pairs(
     """
     check_int("num_pairs", num_pairs)
 
-    @tf.function
+    @_compiled
     def probabilities(images_a, images_b):
-        return tf.reshape(model((images_a, images_b), training=False), [-1])
+        return ops.reshape(model((images_a, images_b), training=False), (-1,))
 
     progress = keras.utils.Progbar(num_pairs, verbose=verbose, unit_name="pair")
     scores: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     seen = 0
-    for (images_a, images_b), same in pairs:
-        batch = probabilities(images_a, images_b).numpy()
+    for (images_a, images_b), same in _elements(pairs):
+        batch = ops.convert_to_numpy(probabilities(images_a, images_b))
         if batch.shape[0] != len(same):
             raise ValueError(
                 "The model must give one P(same) per pair. Received: "

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 
 import keras
-import tensorflow as tf
+from keras import ops
+
+from metazoo.backend import stateless_uniform
 
 # How the recipes' metadata describe `CenterInk()` and the default `RandomAffine()`.
 CENTER_INK = (
@@ -26,42 +28,54 @@ def affine_warp(images, matrices, offsets):
     """Resamples `images` bilinearly at `matrices @ p + offsets` for every output pixel `p`.
 
     Pixel coordinates are centred on the image centre, and points outside
-    the image read 0 (the background in metazoo's ink = 1 convention). Pure
-    TF gathers, so it compiles with XLA (Keras' own `RandomRotation` and
-    friends use an op that XLA lacks).
+    the image read 0 (the background in metazoo's ink = 1 convention). Plain
+    gathers in `keras.ops`, so it runs on every backend and compiles with
+    XLA (Keras' own `RandomRotation` and friends use an op that XLA lacks).
 
     Args:
         images: float `[batch, height, width, channels]`.
         matrices: float `[batch, 2, 2]`, acting on `(x, y)` = (column, row).
         offsets: float `[batch, 2]`, in pixels.
     """
-    images = tf.convert_to_tensor(images)
-    shape = tf.shape(images)
-    height, width = shape[1], shape[2]
-    h, w = tf.cast(height, images.dtype), tf.cast(width, images.dtype)
-    ys, xs = tf.meshgrid(
-        tf.range(h, dtype=images.dtype) - (h - 1) / 2,
-        tf.range(w, dtype=images.dtype) - (w - 1) / 2,
-        indexing="ij",
+    images = ops.convert_to_tensor(images)
+    dtype = images.dtype
+    batch, height, width, channels = ops.shape(images)
+    ys, xs = ops.meshgrid(
+        _centred_range(height, dtype), _centred_range(width, dtype), indexing="ij"
     )
-    grid = tf.stack([tf.reshape(xs, [-1]), tf.reshape(ys, [-1])])  # [2, H*W]
-    source = tf.matmul(tf.cast(matrices, images.dtype), grid)
-    source += tf.cast(offsets, images.dtype)[:, :, None]
+    grid = ops.stack([ops.reshape(xs, (-1,)), ops.reshape(ys, (-1,))])  # [2, H*W]
+    matrices = ops.cast(matrices, dtype)
+    # A batched product [batch, 2, 2] @ [batch, 2, H*W], the one TensorFlow has always done.
+    source = ops.matmul(matrices, ops.broadcast_to(grid, (batch, *ops.shape(grid))))
+    source += ops.cast(offsets, dtype)[:, :, None]
     # One pixel of zero padding: every corner that falls outside reads 0.
-    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
-    x = tf.reshape(source[:, 0], [-1, height, width]) + (w - 1) / 2 + 1
-    y = tf.reshape(source[:, 1], [-1, height, width]) + (h - 1) / 2 + 1
-    x0, y0 = tf.floor(x), tf.floor(y)
+    padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+    rows, cols = height + 2, width + 2
+    pixels = ops.reshape(padded, (-1, channels))  # [batch * rows * cols, channels]
+    first = (ops.arange(batch, dtype="int32") * (rows * cols))[:, None, None]
+    x = ops.reshape(source[:, 0], (-1, height, width)) + _half(width, dtype) + 1
+    y = ops.reshape(source[:, 1], (-1, height, width)) + _half(height, dtype) + 1
+    x0, y0 = ops.floor(x), ops.floor(y)
     wx, wy = (x - x0)[..., None], (y - y0)[..., None]
 
     def corner(yy, xx):
-        yy = tf.clip_by_value(tf.cast(yy, tf.int32), 0, height + 1)
-        xx = tf.clip_by_value(tf.cast(xx, tf.int32), 0, width + 1)
-        return tf.gather_nd(padded, tf.stack([yy, xx], axis=-1), batch_dims=1)
+        yy = ops.clip(ops.cast(yy, "int32"), 0, height + 1)
+        xx = ops.clip(ops.cast(xx, "int32"), 0, width + 1)
+        return ops.take(pixels, first + yy * cols + xx, axis=0)  # [batch, H, W, channels]
 
     top = corner(y0, x0) * (1 - wx) + corner(y0, x0 + 1) * wx
     bottom = corner(y0 + 1, x0) * (1 - wx) + corner(y0 + 1, x0 + 1) * wx
     return top * (1 - wy) + bottom * wy
+
+
+def _half(size, dtype):
+    """`(size - 1) / 2` as a `dtype` scalar: the centre of `size` pixels."""
+    return ops.cast(size - 1, dtype) / 2
+
+
+def _centred_range(size, dtype):
+    """Pixel coordinates `0..size-1` measured from the centre, as `dtype`."""
+    return ops.arange(size, dtype=dtype) - _half(size, dtype)
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
@@ -135,10 +149,10 @@ class RandomAffine(keras.layers.Layer):
     def random_transforms(self, batch, image_size):
         """Samples `(matrices [batch, 2, 2], offsets [batch, 2])` for `batch` images."""
         seed = self.seed_generator.next()
-        draws = tf.random.stateless_uniform([batch, 7], seed, minval=-1.0, maxval=1.0)
-        on = tf.cast(
-            tf.random.stateless_uniform([batch, 4], seed + 1) < self.probability, tf.float32
-        )
+        # Both draws from one seed (and seed + 1), as on TensorFlow since the
+        # first release: trainings resumed from a saved seed state match.
+        draws = stateless_uniform((batch, 7), seed, minval=-1.0, maxval=1.0)
+        on = ops.cast(stateless_uniform((batch, 4), seed + 1) < self.probability, "float32")
         angle = draws[:, 0] * math.radians(self.rotation) * on[:, 0]
         shear_x, shear_y = (
             draws[:, 1] * self.shear * on[:, 1],
@@ -146,23 +160,23 @@ class RandomAffine(keras.layers.Layer):
         )
         scale_x = 1 + draws[:, 3] * self.scale * on[:, 2]
         scale_y = 1 + draws[:, 4] * self.scale * on[:, 2]
-        cos, sin = tf.cos(angle), tf.sin(angle)
-        rotate = tf.reshape(tf.stack([cos, -sin, sin, cos], -1), [-1, 2, 2])
-        ones = tf.ones_like(shear_x)
-        shear = tf.reshape(tf.stack([ones, shear_x, shear_y, ones], -1), [-1, 2, 2])
-        zeros = tf.zeros_like(scale_x)
-        scale = tf.reshape(tf.stack([scale_x, zeros, zeros, scale_y], -1), [-1, 2, 2])
+        cos, sin = ops.cos(angle), ops.sin(angle)
+        rotate = ops.reshape(ops.stack([cos, -sin, sin, cos], -1), (-1, 2, 2))
+        ones = ops.ones_like(shear_x)
+        shear = ops.reshape(ops.stack([ones, shear_x, shear_y, ones], -1), (-1, 2, 2))
+        zeros = ops.zeros_like(scale_x)
+        scale = ops.reshape(ops.stack([scale_x, zeros, zeros, scale_y], -1), (-1, 2, 2))
         offsets = draws[:, 5:7] * self.translation * image_size * on[:, 3:4]
-        return rotate @ shear @ scale, offsets
+        return ops.matmul(ops.matmul(rotate, shear), scale), offsets
 
     def call(self, images, training=False):
         if not training:
             return images
-        images = tf.convert_to_tensor(images)
-        shape = tf.shape(images)
-        size = tf.cast(tf.stack([shape[2], shape[1]]), tf.float32)  # (width, height)
-        matrices, offsets = self.random_transforms(tf.shape(images)[0], size)
-        return tf.cast(affine_warp(tf.cast(images, tf.float32), matrices, offsets), images.dtype)
+        images = ops.convert_to_tensor(images)
+        batch, height, width = ops.shape(images)[:3]
+        size = ops.cast(ops.stack([width, height]), "float32")
+        matrices, offsets = self.random_transforms(batch, size)
+        return ops.cast(affine_warp(ops.cast(images, "float32"), matrices, offsets), images.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -211,21 +225,20 @@ class CenterInk(keras.layers.Layer):
         self.built = True
 
     def call(self, images):
-        images = tf.convert_to_tensor(images)
-        ink = tf.reduce_sum(tf.cast(images, tf.float32), axis=-1)  # [n, H, W]
-        shape = tf.shape(ink)
-        h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
-        ys = tf.range(h) - (h - 1) / 2
-        xs = tf.range(w) - (w - 1) / 2
-        mass = tf.reduce_sum(ink, axis=[1, 2])
-        safe = tf.maximum(mass, 1e-6)
-        cy = tf.reduce_sum(ink * ys[None, :, None], axis=[1, 2]) / safe
-        cx = tf.reduce_sum(ink * xs[None, None, :], axis=[1, 2]) / safe
+        images = ops.convert_to_tensor(images)
+        ink = ops.sum(ops.cast(images, "float32"), axis=-1)  # [n, H, W]
+        batch, height, width = ops.shape(ink)
+        ys = _centred_range(height, "float32")
+        xs = _centred_range(width, "float32")
+        mass = ops.sum(ink, axis=(1, 2))
+        safe = ops.maximum(mass, 1e-6)
+        cy = ops.sum(ink * ys[None, :, None], axis=(1, 2)) / safe
+        cx = ops.sum(ink * xs[None, None, :], axis=(1, 2)) / safe
         # Output pixel p reads input pixel p + offset: the centre reads the centroid.
-        offsets = tf.where((mass > 0)[:, None], tf.round(tf.stack([cx, cy], -1)), 0.0)
-        identity = tf.eye(2, batch_shape=[shape[0]])
-        centred = affine_warp(tf.cast(images, tf.float32), identity, offsets)
-        return tf.cast(centred, images.dtype)
+        offsets = ops.where((mass > 0)[:, None], ops.round(ops.stack([cx, cy], -1)), 0.0)
+        identity = ops.broadcast_to(ops.eye(2), (batch, 2, 2))
+        centred = affine_warp(ops.cast(images, "float32"), identity, offsets)
+        return ops.cast(centred, images.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

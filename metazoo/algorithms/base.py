@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from metazoo.backend import has_values, is_tf_dataset
 from metazoo.presets import PresetMixin
 
 # A drawing's mean intensity under the ink = 1 convention is about 0.09 on
@@ -23,7 +23,7 @@ def check_images(images, name: str = "images") -> None:
         ValueError: values outside [0, 1] (e.g. uint8 in 0..255), or
             drawings that look inverted (mean intensity above 0.75).
     """
-    values = np.asarray(images)
+    values = keras.ops.convert_to_numpy(images)
     if values.size == 0:
         return
     low, high = float(values.min()), float(values.max())
@@ -48,7 +48,7 @@ def check_support_labels(support_labels) -> None:
     distinct labels of an episode. A label outside that range would have no
     column among the logits, and its examples would silently be dropped.
     """
-    labels = np.asarray(support_labels)
+    labels = keras.ops.convert_to_numpy(support_labels)
     for episode, row in enumerate(labels):
         ways = len(np.unique(row))
         if row.min() < 0 or row.max() >= ways:
@@ -60,15 +60,6 @@ def check_support_labels(support_labels) -> None:
             )
 
 
-def has_values(*tensors) -> bool:
-    """Whether every tensor holds values (eager or numpy), not a symbolic placeholder."""
-    return tf.executing_eagerly() and all(
-        isinstance(t, (np.ndarray, list, tuple, int, float))
-        or (tf.is_tensor(t) and not isinstance(t, keras.KerasTensor))
-        for t in tensors
-    )
-
-
 def check_episode(inputs) -> None:
     """Checks an eager episode's values: `check_support_labels` and `check_images`.
 
@@ -77,7 +68,7 @@ def check_episode(inputs) -> None:
     if not isinstance(inputs, (tuple, list)) or len(inputs) != 3 or not has_values(*inputs):
         return
     support, support_labels, query = inputs
-    labels = np.asarray(support_labels)
+    labels = keras.ops.convert_to_numpy(support_labels)
     check_support_labels(labels.reshape((-1, labels.shape[-1])) if labels.ndim else labels)
     check_images(support, "support_images")
     check_images(query, "query_images")
@@ -95,16 +86,16 @@ def unpack_episode(inputs):
             f"{len(inputs) if hasattr(inputs, '__len__') else 'n/a'}"
         )
     support, support_labels, query = inputs
-    support = tf.convert_to_tensor(support)
-    rank = support.shape.rank
+    support = keras.ops.convert_to_tensor(support)
+    rank = len(support.shape)
     if rank not in (4, 5):
         raise ValueError(
             "support_images must have rank 4 [examples, H, W, C] or 5 "
             f"[episodes, examples, H, W, C]. Received: shape={support.shape}"
         )
     batched = rank == 5
-    support_labels = tf.cast(support_labels, tf.int32)
-    query = tf.convert_to_tensor(query)
+    support_labels = keras.ops.cast(support_labels, "int32")
+    query = keras.ops.convert_to_tensor(query)
     if not batched:
         support, support_labels, query = (
             support[None],
@@ -120,22 +111,21 @@ def embed_episode(embed, support, query, training=False):
     One batch, as in Snell et al., so batch norm sees support and query
     together. `embed` maps images `[n, H, W, C]` to `[n, d]`.
     """
-    image_shape = tf.shape(support)[2:]
-    episodes = tf.shape(support)[0]
-    num_support, num_query = tf.shape(support)[1], tf.shape(query)[1]
-    images = tf.concat(
+    episodes, num_support, *image_shape = keras.ops.shape(support)
+    num_query = keras.ops.shape(query)[1]
+    images = keras.ops.concatenate(
         [
-            tf.reshape(support, tf.concat([[-1], image_shape], 0)),
-            tf.reshape(query, tf.concat([[-1], image_shape], 0)),
+            keras.ops.reshape(support, (-1, *image_shape)),
+            keras.ops.reshape(query, (-1, *image_shape)),
         ],
         axis=0,
     )
     embeddings = embed(images, training=training)
-    dim = embeddings.shape[-1] or tf.shape(embeddings)[-1]
+    dim = embeddings.shape[-1] or keras.ops.shape(embeddings)[-1]
     split = episodes * num_support
     return (
-        tf.reshape(embeddings[:split], [episodes, num_support, dim]),
-        tf.reshape(embeddings[split:], [episodes, num_query, dim]),
+        keras.ops.reshape(embeddings[:split], (episodes, num_support, dim)),
+        keras.ops.reshape(embeddings[split:], (episodes, num_query, dim)),
     )
 
 
@@ -149,7 +139,7 @@ class DatasetFitMixin:
     """
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        if not args and isinstance(x, tf.data.Dataset):
+        if not args and is_tf_dataset(x):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, **kwargs)
 
@@ -188,6 +178,8 @@ class FewShotClassifier(PresetMixin, DatasetFitMixin, keras.Model):
         [n_support] int32, query_images [n_query, H, W, C] float32)` ->
         query logits `[n_query, n_support]`.
         """
+        import tensorflow as tf  # a SavedModel signature is TensorFlow's, whatever the backend
+
         image_shape = tuple(self.image_shape)
         return [
             (

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from metazoo.algorithms.base import embed_episode
 from metazoo.algorithms.embedding import EmbeddingClassifier
@@ -27,17 +27,17 @@ def prototype_logits(support_embeddings, support_labels, query_embeddings):
         support set hold `MISSING_CLASS_LOGIT`, so with `ways` classes
         labelled `0..ways-1`, `logits[..., :ways]` are the real ones.
     """
-    support_embeddings = tf.cast(support_embeddings, tf.float32)
-    query_embeddings = tf.cast(query_embeddings, tf.float32)
-    depth = support_labels.shape[-1] or tf.shape(support_labels)[-1]
-    one_hot = tf.one_hot(support_labels, depth, dtype=tf.float32)
-    counts = tf.reduce_sum(one_hot, axis=1)  # [episodes, classes]
-    prototypes = tf.einsum("bsk,bsd->bkd", one_hot, support_embeddings)
-    prototypes /= tf.maximum(counts, 1.0)[..., None]
+    support_embeddings = ops.cast(support_embeddings, "float32")
+    query_embeddings = ops.cast(query_embeddings, "float32")
+    depth = support_labels.shape[-1] or ops.shape(support_labels)[-1]
+    one_hot = ops.one_hot(support_labels, depth, dtype="float32")
+    counts = ops.sum(one_hot, axis=1)  # [episodes, classes]
+    prototypes = ops.einsum("bsk,bsd->bkd", one_hot, support_embeddings)
+    prototypes /= ops.maximum(counts, 1.0)[..., None]
     diff = query_embeddings[:, :, None, :] - prototypes[:, None, :, :]
-    logits = -tf.reduce_sum(tf.square(diff), axis=-1)
+    logits = -ops.sum(ops.square(diff), axis=-1)
     present = (counts > 0)[:, None, :]
-    return tf.where(present, logits, tf.cast(MISSING_CLASS_LOGIT, tf.float32))
+    return ops.where(present, logits, ops.cast(MISSING_CLASS_LOGIT, "float32"))
 
 
 @keras.saving.register_keras_serializable(package="metazoo")

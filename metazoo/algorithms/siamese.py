@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from metazoo.algorithms.augmentation import (  # RandomAffine, affine_warp: re-exported
     RandomAffine,  # noqa: F401
@@ -30,20 +30,20 @@ def class_scores(pair_scores, support_labels, reduction="max"):
         id; columns of ids absent from the support set hold
         `MISSING_CLASS_LOGIT`.
     """
-    pair_scores = tf.cast(pair_scores, tf.float32)
-    depth = support_labels.shape[-1] or tf.shape(support_labels)[-1]
-    one_hot = tf.one_hot(support_labels, depth, dtype=tf.float32)  # [E, S, K]
-    present = (tf.reduce_sum(one_hot, axis=1) > 0)[:, None, :]
+    pair_scores = ops.cast(pair_scores, "float32")
+    depth = support_labels.shape[-1] or ops.shape(support_labels)[-1]
+    one_hot = ops.one_hot(support_labels, depth, dtype="float32")  # [E, S, K]
+    present = (ops.sum(one_hot, axis=1) > 0)[:, None, :]
     if reduction == "max":
         member = one_hot[:, None, :, :] > 0  # [E, 1, S, K]
-        masked = tf.where(member, pair_scores[..., None], MISSING_CLASS_LOGIT)
-        scores = tf.reduce_max(masked, axis=2)
+        masked = ops.where(member, pair_scores[..., None], MISSING_CLASS_LOGIT)
+        scores = ops.max(masked, axis=2)
     elif reduction == "mean":
-        counts = tf.maximum(tf.reduce_sum(one_hot, axis=1), 1.0)[:, None, :]
-        scores = tf.einsum("eqs,esk->eqk", pair_scores, one_hot) / counts
+        counts = ops.maximum(ops.sum(one_hot, axis=1), 1.0)[:, None, :]
+        scores = ops.einsum("eqs,esk->eqk", pair_scores, one_hot) / counts
     else:
         raise ValueError(f"reduction must be one of {EPISODE_REDUCTIONS}. Received: {reduction!r}")
-    return tf.where(present, scores, tf.cast(MISSING_CLASS_LOGIT, tf.float32))
+    return ops.where(present, scores, ops.cast(MISSING_CLASS_LOGIT, "float32"))
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
@@ -110,19 +110,19 @@ class SiameseNetwork(EmbeddingClassifier):
 
     def pair_logits(self, images_a, images_b, training=False):
         """Logits of P(same) `[batch, 1]`; both halves go through the tower as one batch."""
-        embeddings = self.embed(tf.concat([images_a, images_b], axis=0), training=training)
-        a, b = tf.split(embeddings, 2, axis=0)
-        return self.head(tf.abs(a - b))
+        embeddings = self.embed(ops.concatenate([images_a, images_b], axis=0), training=training)
+        a, b = ops.split(embeddings, 2, axis=0)
+        return self.head(ops.abs(a - b))
 
     def episode_logits(self, support, support_labels, query, training=False):
         support_emb, query_emb = embed_episode(self.embed, support, query, training)
         support_emb, query_emb = support_emb[:, None], query_emb[:, :, None]
-        logits = self.head(tf.abs(query_emb - support_emb))[..., 0]  # [E, Q, S]
-        return class_scores(tf.math.log_sigmoid(logits), support_labels, self.episode_reduction)
+        logits = self.head(ops.abs(query_emb - support_emb))[..., 0]  # [E, Q, S]
+        return class_scores(ops.log_sigmoid(logits), support_labels, self.episode_reduction)
 
     def call(self, inputs, training=False):
         if isinstance(inputs, (tuple, list)) and len(inputs) == 2:
-            return tf.sigmoid(self.pair_logits(inputs[0], inputs[1], training=training))
+            return ops.sigmoid(self.pair_logits(inputs[0], inputs[1], training=training))
         return super().call(inputs, training=training)
 
     def check_inputs(self, inputs) -> None:
@@ -140,6 +140,8 @@ class SiameseNetwork(EmbeddingClassifier):
         `(images_a [n, H, W, C] float32, images_b [n, H, W, C] float32)` ->
         P(same) `[n, 1]`.
         """
+        import tensorflow as tf  # a SavedModel signature is TensorFlow's, whatever the backend
+
         spec = (None, *self.image_shape)
         return [
             (

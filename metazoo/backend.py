@@ -1,0 +1,80 @@
+"""Where the Keras backends differ, one function per concept; the model code stays in `keras.ops`.
+
+Each function switches on `keras.config.backend()` and imports the
+backend's library lazily, so no model module needs TensorFlow, JAX or
+PyTorch installed beyond the one Keras runs on. Like `metazoo.checks`, this
+module imports nothing from metazoo, so any module may use it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import keras
+import numpy as np
+
+_PLAIN_VALUES = (np.ndarray, np.generic, list, tuple, int, float)
+
+
+def has_values(*tensors) -> bool:
+    """Whether every tensor holds values now (numpy or an eager tensor), none symbolic.
+
+    Symbolic means a `keras.KerasTensor`, a tensor of a TensorFlow graph
+    (`tf.function`, `fit`), a JAX tracer (`jax.jit`, `fit`), or a PyTorch
+    tensor on the `meta` device (Keras's shape inference).
+
+    Example:
+    ```python
+    has_values(np.zeros(3), keras.ops.ones(2))  # True
+    has_values(keras.KerasTensor((None, 3)))  # False
+    ```
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        # Inside a graph even numpy inputs are about to become placeholders.
+        if not tf.executing_eagerly():
+            return False
+    return all(_has_value(t, backend) for t in tensors)
+
+
+def _has_value(tensor, backend: str) -> bool:
+    if isinstance(tensor, _PLAIN_VALUES):
+        return True
+    if isinstance(tensor, keras.KerasTensor) or not keras.ops.is_tensor(tensor):
+        return False
+    if backend == "jax":
+        import jax
+
+        return not isinstance(tensor, jax.core.Tracer)
+    if backend == "torch":
+        return tensor.device.type != "meta"
+    return True
+
+
+def is_tf_dataset(value) -> bool:
+    """Whether `value` is a `tf.data.Dataset`; never imports TensorFlow to find out."""
+    # Without TensorFlow imported, nothing can be one of its datasets.
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(value, tf.data.Dataset)
+
+
+def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
+    """Uniform draws in `[minval, maxval)` that depend only on `seed` (a `[2]` seed tensor).
+
+    `seed` is what `keras.random.SeedGenerator.next()` returns; derived seeds
+    such as `seed + 1` give further independent streams from one draw of
+    the generator. On TensorFlow this is `tf.random.stateless_uniform`, the
+    same numbers `keras.random.uniform` draws there; on JAX the seed is the
+    key; on PyTorch it seeds a generator as Keras does (their sum).
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.random.stateless_uniform(shape, seed, minval=minval, maxval=maxval, dtype=dtype)
+    if backend == "torch":
+        # Keras's torch backend seeds its generator from an int, not a tensor.
+        seed = int(keras.ops.convert_to_numpy(keras.ops.sum(seed))) & 0xFFFFFFFF
+    return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
