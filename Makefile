@@ -11,7 +11,7 @@ export METAZOO_DATA_DIR
 TFDS_DATA_DIR ?= $(abspath .tfds)
 export TFDS_DATA_DIR
 
-.PHONY: install demo test lint unit docs wheel-check benchmarks clean
+.PHONY: install demo test lint unit docs wheel-check benchmarks gpu-wheels clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ test: lint unit docs wheel-check
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/presets.py
+
+# Wheels for benchmarks/gpu_check.sh on a GPU machine with JAX but no network: metazoo,
+# this Keras, and the two Keras needs that such an image lacks (for its Python, GPU_PYTHON).
+GPU_PYTHON ?= 3.12
+gpu-wheels: $(STAMP)
+	rm -rf .whl && mkdir .whl
+	$(BIN)/python -m build --wheel --outdir .whl . > /dev/null
+	$(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d .whl \
+	  --python-version $(GPU_PYTHON) --implementation cp --platform manylinux_2_28_x86_64 \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  keras==$$($(BIN)/python -c 'import keras; print(keras.__version__)') namex optree
+	ls -l .whl
 
 clean:
 	rm -rf site .pytest_cache .ruff_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 
 # Recipes behind `metazoo train <algorithm>`: modules with a `RECIPE` class
@@ -228,7 +229,29 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# The library each Keras backend runs on, and the extra that installs it.
+_BACKEND_LIBRARIES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+def _missing_backend(err: BaseException) -> str | None:
+    """A one-line hint when `err` is Keras's backend library missing, else `None`."""
+    if not isinstance(err, ModuleNotFoundError) or not err.name:
+        return None
+    library = err.name.split(".")[0]
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if _BACKEND_LIBRARIES.get(backend) != library:
+        return None
+    others = " or ".join(f"KERAS_BACKEND={b}" for b in _BACKEND_LIBRARIES if b != backend)
+    return (
+        f"Keras's backend {backend!r} needs {library}, which is not installed: "
+        f"pip install 'metazoo[{backend}]', or run on another backend ({others})"
+    )
+
+
 def _one_line(err: BaseException) -> str:
+    hint = _missing_backend(err)
+    if hint:
+        return hint
     lines = str(err).strip().splitlines()
     known = (ValueError, FileNotFoundError, FileExistsError, ConnectionError, FloatingPointError)
     text = lines[0] if lines else ""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A new user's install: build the sdist and, from it, the wheel; install the wheel into a
-# fresh venv (no editable install) and use it from a folder outside the source tree.
+# fresh venv (no editable install) and use it from a folder outside the source tree: with
+# TensorFlow (`metazoo[tensorflow]`), then in a venv that has JAX and no TensorFlow at all.
 # Part of `make test`. Needs METAZOO_DATA_DIR (the Omniglot zips); reads no network data.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,9 +19,9 @@ shipped="$("$python" -m zipfile -l "$wheel" | grep -c '^metazoo/saved_models/' |
 echo "$(basename "$wheel"): $shipped preset files (the repository has $tracked)"
 [ "$shipped" -eq "$tracked" ] || { echo "the wheel lacks preset files"; exit 1; }
 
-echo "== install into a fresh venv"
+echo "== install metazoo[tensorflow] into a fresh venv"
 "$python" -m venv "$work/venv"
-"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel" \
+"$work/venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel[tensorflow]" \
   > "$work/install.log" 2>&1 || { cat "$work/install.log"; exit 1; }
 bin="$work/venv/bin"
 mkdir "$work/user" && cd "$work/user"  # outside the source tree
@@ -66,6 +67,39 @@ history = model.fit(episodes, steps_per_epoch=2, epochs=1, verbose=0)
 assert int(model.optimizer.iterations) == 2, model.optimizer.iterations
 print(f"fit: 2 steps from {metazoo.__file__}, loss {history.history['loss'][-1]:.4f}")
 PY
+find "$work/user" -mindepth 1 -not -name '*.txt' -not -name '*.err' | grep . \
+  && { echo "the commands above left files in the user's folder"; exit 1; }
+
+echo "== install metazoo[jax] into a fresh venv: no TensorFlow"
+"$python" -m venv "$work/venv-jax"
+"$work/venv-jax/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel[jax]" \
+  > "$work/install-jax.log" 2>&1 || { cat "$work/install-jax.log"; exit 1; }
+bin="$work/venv-jax/bin"
+"$bin/python" -c 'import importlib.util as u; assert u.find_spec("tensorflow") is None, "TensorFlow came with metazoo[jax]"'
+export KERAS_BACKEND=jax
+"$bin/metazoo" eval protonet_omniglot --episodes 20 --json > eval-jax.txt 2> eval-jax.err \
+  || { cat eval-jax.err; exit 1; }
+tail -n 1 eval-jax.txt
+"$bin/python" - <<'PY'
+import json
+
+import keras
+
+import metazoo
+from metazoo.algorithms import PrototypicalNetwork
+
+assert keras.config.backend() == "jax", keras.config.backend()
+on_tf = json.loads(open("eval.txt").read().splitlines()[-1])
+on_jax = json.loads(open("eval-jax.txt").read().splitlines()[-1])
+# The same 20 seeded episodes, the same model: the same queries right.
+assert on_jax["accuracy"] == on_tf["accuracy"], (on_jax, on_tf)
+model = PrototypicalNetwork.from_preset("protonet_omniglot")
+episodes = metazoo.omniglot_episodes("train", ways=5, shots=1, queries=5, seed=1)
+history = model.fit(episodes, steps_per_epoch=2, epochs=1, verbose=0)
+assert int(model.optimizer.iterations) == 2, model.optimizer.iterations
+print(f"JAX fit: 2 steps, loss {history.history['loss'][-1]:.4f}")
+PY
+"$bin/python" -c 'import sys, metazoo.algorithms, metazoo.evaluation, metazoo.episodes; assert "tensorflow" not in sys.modules'
 find "$work/user" -mindepth 1 -not -name '*.txt' -not -name '*.err' | grep . \
   && { echo "the commands above left files in the user's folder"; exit 1; }
 echo "wheel check passed"

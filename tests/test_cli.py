@@ -1,4 +1,5 @@
 import json
+import os
 import re
 
 import keras
@@ -84,6 +85,27 @@ def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_list", boom)
     assert cli.main(["list"]) == 2
     assert capsys.readouterr().err == "metazoo list: error: RuntimeError: first line\n"
+
+
+def test_a_missing_backend_library_names_the_extra_that_installs_it():
+    import subprocess
+    import sys
+
+    # The Keras backend's library cannot be imported, as in a venv without it.
+    code = (
+        "import sys\n"
+        "sys.modules['tensorflow'] = None\n"
+        "from metazoo import cli\n"
+        "sys.exit(cli.main(['eval', 'protonet_omniglot', '--episodes', '2']))"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "metazoo eval: error: Keras's backend 'tensorflow' needs tensorflow, which is not "
+        "installed: pip install 'metazoo[tensorflow]', or run on another backend "
+        "(KERAS_BACKEND=jax or KERAS_BACKEND=torch)"
+    ]
 
 
 def test_a_missing_data_dir_is_an_error(preset_dir, tmp_path, capsys):
