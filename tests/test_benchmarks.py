@@ -88,3 +88,40 @@ def test_maml_step_cost_runs_each_backend_in_a_worker_process(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| backend | variant | s/step | x first order |")
     assert lines[-1].startswith('{"benchmark": "maml_step_cost"')
+
+
+@pytest.mark.data
+def test_gpu_check_writes_one_json_line_on_jax_without_a_gpu(data_dir, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    out = tmp_path / "gpu_check.json"
+    # fmt: off
+    argv = ["--episodes", "4", "--steps", "1", "--warmup", "0", "--protonet-ways", "2",
+            "--maml-meta-batch", "1", "--data-dir", str(data_dir), "--output", str(out)]
+    # fmt: on
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gpu_check.py"), *argv],
+        capture_output=True, text=True, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result == json.loads(out.read_text())
+    assert result["device"]["platform"] == "cpu"
+    assert result["device"]["peak_tflops"] == {"fp32": None, "bf16": None}
+    assert result["eval"]["episodes"] == 4 and 0.5 < result["eval"]["accuracy"] <= 1
+    for step in ("protonet_step", "maml_step"):
+        assert result[step]["seconds_per_step"] > 0 and result[step]["flops_per_step"] > 0
+        assert result[step]["fraction_of_fp32_peak"] is None
+    assert "2-way 5-shot" in result["protonet_step"]["settings"]
+    assert "meta-batch 1" in result["maml_step"]["settings"]
+
+
+def test_gpu_check_refuses_bad_settings(capsys):
+    benchmark = load_benchmark("gpu_check")
+    with pytest.raises(SystemExit):
+        benchmark.parse_args(["--steps", "0"])
+    assert "--steps must be >= 1. Received: 0" in capsys.readouterr().err
+    assert benchmark.parse_args(["--peak-tflops-fp32", "10"]).peak_tflops_fp32 == 10
