@@ -255,8 +255,18 @@ def load_omniglot(
             no). `True` with the Lake protocol enlarges a training set, e.g.
             the 964 background characters to 3,856 classes.
 
+    The first load of a size decodes the zips' PNGs (seconds to tens of
+    seconds) and keeps them in `$METAZOO_PREPARED_DIR`; later loads read
+    that file while the zip is the same (same sha256).
+
     Returns:
         A `ClassImages` with `images` of shape `[classes, 20, size, size, 1]`.
+
+    Raises:
+        ValueError: a bad protocol, split, size or `rotations`; a corrupt or
+            incomplete zip, or an unreadable drawing (the message names it).
+        FileNotFoundError: the data folder does not exist or lacks a zip.
+        ConnectionError: no data folder, and the download failed.
 
     Example:
     ```python

@@ -37,6 +37,8 @@ from metazoo.data.omniglot_files import (
 )
 from metazoo.files import read_json_object, sha256sum, write_json_atomically
 
+__all__ = ["MetazooOmniglot", "OmniglotConfig", "omniglot_builder", "prepared_from"]
+
 # Beside a prepared config's records: the sha256 of the zips they were built from.
 SOURCES_FILE = "metazoo_sources.json"
 

@@ -10,7 +10,7 @@ import pytest
 from metazoo.data import _files, omniglot, omniglot_files
 from metazoo.data.omniglot import load_omniglot, vinyals_split
 from metazoo.data.omniglot_files import read_characters
-from tests.data.conftest import write_tiny_zip
+from tests.data.tiny_omniglot import write_tiny_zip
 
 
 def test_vinyals_rule_examples():
