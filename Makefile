@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed-stamp
 # (CI, developers); otherwise loaders download the official files.
 METAZOO_DATA_DIR ?= $(wildcard $(abspath ../shared/data))
 export METAZOO_DATA_DIR
-# Prepared TFDS records of `make` runs stay in this checkout (ignored), not in ~.
+# What `make` runs prepare stays in this checkout (ignored), not in ~: Omniglot's
+# decoded images (.npz), and the TFDS records that the builder's tests prepare.
+METAZOO_PREPARED_DIR ?= $(abspath .prepared)
+export METAZOO_PREPARED_DIR
 TFDS_DATA_DIR ?= $(abspath .tfds)
 export TFDS_DATA_DIR
 

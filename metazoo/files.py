@@ -67,6 +67,31 @@ def write_json_atomically(path: str | os.PathLike, value) -> None:
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yields a temporary file path beside `path` that becomes `path` on success.
+
+    On an exception the temporary file is removed and an existing `path` is
+    left as it was, so readers see the old file or the new one, never half.
+
+    Example:
+    ```python
+    with atomic_file("cache/arrays.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, x=np.zeros(3))
+    ```
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; caches are to be shared
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def _protected_dirs(extra: Iterable[str | os.PathLike]) -> dict[Path, str]:
     cwd = Path.cwd().resolve()
     protected = {cwd: "the current directory"}

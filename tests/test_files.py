@@ -1,10 +1,10 @@
-"""Outputs that lose nothing: `check_output_dir` and `atomic_dir`."""
+"""Outputs that lose nothing: `check_output_dir`, `atomic_dir` and `atomic_file`."""
 
 import json
 
 import pytest
 
-from metazoo.files import atomic_dir, check_output_dir, read_json_object
+from metazoo.files import atomic_dir, atomic_file, check_output_dir, read_json_object
 
 
 def test_new_and_empty_folders_may_be_written(tmp_path):
@@ -65,6 +65,21 @@ def test_atomic_dir_replaces_only_on_success(tmp_path):
     assert [p.name for p in target.iterdir()] == ["new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     assert target.stat().st_mode & 0o755 == 0o755
+
+
+def test_atomic_file_replaces_only_on_success(tmp_path):
+    target = tmp_path / "cache.bin"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash while writing")
+    assert target.read_text() == "old"
+    with atomic_file(target) as tmp:
+        assert tmp.parent == tmp_path and target.read_text() == "old"
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.bin"]  # no temporary left
 
 
 def test_read_json_object_names_the_file(tmp_path):

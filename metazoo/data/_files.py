@@ -14,6 +14,7 @@ from metazoo.files import sha256sum
 
 DATA_DIR_ENV = "METAZOO_DATA_DIR"
 _CACHE_ENV = "METAZOO_CACHE_DIR"
+PREPARED_DIR_ENV = "METAZOO_PREPARED_DIR"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class RemoteFile:
 
 def _cache_dir() -> Path:
     return Path(os.environ.get(_CACHE_ENV, Path.home() / ".cache" / "metazoo" / "downloads"))
+
+
+def prepared_dir() -> Path:
+    """Where arrays decoded from the official files are kept between runs.
+
+    `$METAZOO_PREPARED_DIR`, else `~/.cache/metazoo/prepared` (beside the
+    download cache, `~/.cache/metazoo/downloads`).
+    """
+    default = Path.home() / ".cache" / "metazoo" / "prepared"
+    return Path(os.environ.get(PREPARED_DIR_ENV) or default).expanduser()
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:

@@ -1,9 +1,18 @@
-"""Omniglot (Lake et al. 2015) as a TFDS builder, and its two few-shot protocols.
+"""Omniglot (Lake et al. 2015) read with numpy, and its two few-shot protocols.
 
-The builder reads the official `images_background.zip` and
+`load_omniglot` reads the official `images_background.zip` and
 `images_evaluation.zip` from a local folder when one is given (argument or
 `$METAZOO_DATA_DIR`) and otherwise downloads them from the official
-brendenlake/omniglot repository, checking their sha256.
+brendenlake/omniglot repository, checking their sha256. It needs neither
+TensorFlow nor TensorFlow Datasets (a TFDS builder of the same images is in
+`metazoo.data.omniglot_tfds`).
+
+The first load of a size decodes the PNGs of each zip it needs and keeps
+them in one `.npz` file per zip and size in `$METAZOO_PREPARED_DIR/omniglot/`
+(default `~/.cache/metazoo/prepared/omniglot/`, e.g.
+`images_background_28.npz`), stamped with the sha256 of the zip: another
+zip (another folder, a repaired download) or a damaged `.npz` is decoded
+again, and the file is replaced whole, never half-written.
 
 Images are stored as uint8 with ink = 255 on a 0 background; `load_omniglot`
 returns them that way and the episode sampler turns them into float32 in
@@ -22,149 +31,35 @@ Protocols:
 from __future__ import annotations
 
 import functools
+import json
 import os
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import tensorflow_datasets as tfds
 
-from metazoo.data._files import fetch
+from metazoo.data._files import PREPARED_DIR_ENV, RemoteFile, fetch, prepared_dir
 from metazoo.data.omniglot_files import (
     BACKGROUND,
-    DRAWING_PATH_RE,
+    DRAWERS,
     EVALUATION,
     LAKE_IMAGE_SIZES,
     PROTOCOLS,
     ROTATIONS,
-    SOURCES_FILE,
-    ink_image,
-    open_drawings_zip,
+    read_characters,
     vinyals_split,
 )
-from metazoo.files import read_json_object, sha256sum, write_json_atomically
+from metazoo.files import atomic_file, sha256sum
 
-
-class OmniglotConfig(tfds.core.BuilderConfig):
-    """A protocol and image size of the metazoo Omniglot builder."""
-
-    def __init__(self, *, protocol: str, image_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.protocol = protocol
-        self.image_size = image_size
-
-
-class MetazooOmniglot(tfds.core.GeneratorBasedBuilder):
-    """Omniglot with the Vinyals/Snell and Lake few-shot splits.
-
-    Args:
-        source_dir: str. Folder holding the official zips (or an `omniglot/`
-            subfolder that does). Defaults to `$METAZOO_DATA_DIR`; when
-            neither is set the zips are downloaded.
-        **kwargs: passed to `tfds.core.GeneratorBasedBuilder` (`config`,
-            `data_dir` where the prepared records go, ...).
-
-    Example:
-    ```python
-    builder = MetazooOmniglot(config="vinyals", source_dir="../shared/data")
-    builder.download_and_prepare()
-    ds = builder.as_dataset(split="test")
-    ```
-    """
-
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Vinyals (28x28) and Lake (28x28, 56x56, 105x105) configs."}
-    BUILDER_CONFIGS = [
-        OmniglotConfig(
-            name="vinyals",
-            protocol="vinyals",
-            image_size=28,
-            description="Vinyals/Snell split, 28x28, unrotated drawings.",
-        ),
-        OmniglotConfig(
-            name="lake_28",
-            protocol="lake",
-            image_size=28,
-            description="Lake background/evaluation split, 28x28.",
-        ),
-        OmniglotConfig(
-            name="lake_56",
-            protocol="lake",
-            image_size=56,
-            description="Lake background/evaluation split, 56x56.",
-        ),
-        OmniglotConfig(
-            name="lake_105",
-            protocol="lake",
-            image_size=105,
-            description="Lake background/evaluation split, 105x105.",
-        ),
-    ]
-
-    def __init__(self, *, source_dir: str | os.PathLike | None = None, **kwargs):
-        self._source_dir = source_dir
-        super().__init__(**kwargs)
-
-    def _info(self) -> tfds.core.DatasetInfo:
-        size = self.builder_config.image_size
-        return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(size, size, 1)),
-                    "alphabet": tfds.features.Text(),
-                    "character": tfds.features.Text(),
-                    "character_id": np.int32,
-                    "drawer": np.int32,
-                }
-            ),
-            homepage="https://github.com/brendenlake/omniglot",
-            citation=(
-                "@article{lake2015human, title={Human-level concept learning "
-                "through probabilistic program induction}, author={Lake, Brenden M "
-                "and Salakhutdinov, Ruslan and Tenenbaum, Joshua B}, "
-                "journal={Science}, volume={350}, number={6266}, year={2015}}"
-            ),
-        )
-
-    def _split_generators(self, dl_manager):
-        del dl_manager  # metazoo fetches with its own fail-fast downloader.
-        zips = [fetch(remote, self._source_dir) for remote in (BACKGROUND, EVALUATION)]
-        if self.builder_config.protocol == "lake":
-            return {
-                "background": self._generate_examples(zips[:1], None),
-                "evaluation": self._generate_examples(zips[1:], None),
-            }
-        return {split: self._generate_examples(zips, split) for split in ("train", "val", "test")}
-
-    def _generate_examples(self, zips, vinyals_subset):
-        size = self.builder_config.image_size
-        for path in zips:
-            archive, names = open_drawings_zip(Path(path))
-            with archive:
-                for name in names:
-                    alphabet, character, char_id, drawer = DRAWING_PATH_RE.search(name).groups()
-                    if vinyals_subset and (
-                        vinyals_split(alphabet, int(character)) != vinyals_subset
-                    ):
-                        continue
-                    try:
-                        png = archive.read(name)
-                    except (zipfile.BadZipFile, OSError) as err:
-                        raise ValueError(
-                            f"Could not read {name} from {str(path)!r} ({err}): "
-                            "the archive is corrupt."
-                        ) from err
-                    yield (
-                        name,
-                        {
-                            "image": ink_image(png, size, f"{name} in {str(path)!r}"),
-                            "alphabet": alphabet,
-                            "character": f"{alphabet}/character{character}",
-                            "character_id": int(char_id) - 1,
-                            "drawer": int(drawer),
-                        },
-                    )
+# The TFDS builder lives in `omniglot_tfds` (importing it imports TFDS); these
+# names still resolve here, on first use.
+_TFDS_NAMES = ("MetazooOmniglot", "OmniglotConfig", "omniglot_builder", "prepared_from")
+# Part of every prepared file's stamp: bump it when the arrays change meaning.
+_PREPARED_FORMAT = 1
+_LAKE_ZIPS = {"background": BACKGROUND, "evaluation": EVALUATION}
 
 
 def alphabet_ids(class_names) -> np.ndarray:
@@ -267,72 +162,62 @@ def _check_protocol(protocol: str, split: str, image_size: int) -> None:
         )
 
 
-def omniglot_builder(
-    protocol: str = "vinyals",
-    image_size: int = 28,
-    data_dir: str | os.PathLike | None = None,
-) -> MetazooOmniglot:
-    """Returns the prepared TFDS builder for a protocol (preparing it once if needed).
+def _read_prepared(path: Path, stamp: str, size: int):
+    """The arrays of a prepared file stamped `stamp`; None if absent, stale or damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as prepared:
+            if str(prepared["stamp"]) != stamp:
+                return None
+            images, names = prepared["images"], prepared["names"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None  # absent or damaged (a full disk, a killed copy): decoded again
+    if images.dtype != np.uint8 or images.shape != (len(names), DRAWERS, size, size, 1):
+        return None
+    return images, names.tolist()
 
-    The prepared records remember the sha256 of the zips they were built
-    from (`metazoo_sources.json` beside them). The zips are located anew on
-    every call (`data_dir`, else `$METAZOO_DATA_DIR`, else the download
-    cache), so a missing data folder is an error even when records exist, and
-    records built from other files (another folder, a changed or repaired
-    zip) are rebuilt from these ones.
 
-    Args:
-        protocol: str. `"vinyals"` or `"lake"`.
-        image_size: int. 28, or 56 or 105 for the Lake protocol.
-        data_dir: str. Folder with the official zips; defaults to
-            `$METAZOO_DATA_DIR`, else the zips are downloaded.
-    """
-    _check_protocol(protocol, PROTOCOLS[protocol][0] if protocol in PROTOCOLS else "", image_size)
-    paths = [Path(fetch(remote, data_dir)) for remote in (BACKGROUND, EVALUATION)]
-    sources = {path.name: sha256sum(path) for path in paths}
-    config = "vinyals" if protocol == "vinyals" else f"lake_{image_size}"
-    builder = MetazooOmniglot(config=config, source_dir=data_dir)
-    if prepared_from(builder, sources):
-        return builder
-    for path in paths:
-        # Before TFDS touches the prepared records: a bad zip must not cost the good ones.
-        open_drawings_zip(path)[0].close()
-    mode = tfds.download.GenerateMode
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(
-            # Records from other (or unrecorded) sources are regenerated, not reused.
-            download_mode=mode.REUSE_CACHE_IF_EXISTS
-            if builder.is_prepared()
-            else mode.REUSE_DATASET_IF_EXISTS
+def _write_prepared(path: Path, stamp: str, images: np.ndarray, names: list[str]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(path) as tmp, open(tmp, "wb") as out:
+            np.savez_compressed(out, stamp=np.array(stamp), images=images, names=np.array(names))
+    except OSError as err:
+        warnings.warn(
+            f"Could not keep the decoded Omniglot images in {str(path)!r} ({err}); the "
+            f"zips will be decoded again next time. Set {PREPARED_DIR_ENV} to a writable "
+            "folder.",
+            stacklevel=2,
         )
-    )
-    write_json_atomically(Path(builder.data_dir) / SOURCES_FILE, sources)
-    return builder
 
 
-def prepared_from(builder: MetazooOmniglot, sources: dict[str, str]) -> bool:
-    """Whether `builder`'s records exist and were built from `sources` (name -> sha256)."""
-    record = Path(builder.data_dir) / SOURCES_FILE
-    return builder.is_prepared() and record.is_file() and read_json_object(record) == sources
+def _characters(remote: RemoteFile, data_dir, size: int) -> tuple[np.ndarray, list[str]]:
+    """`read_characters` of one official zip, through its prepared file."""
+    path = fetch(remote, data_dir)
+    stamp = json.dumps({"format": _PREPARED_FORMAT, "sha256": sha256sum(path), "size": size})
+    prepared_path = prepared_dir() / "omniglot" / f"{Path(remote.name).stem}_{size}.npz"
+    prepared = _read_prepared(prepared_path, stamp, size)
+    if prepared is None:
+        prepared = read_characters(path, size)
+        _write_prepared(prepared_path, stamp, *prepared)
+    return prepared
 
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(
     protocol: str, split: str, image_size: int, data_dir, rotations: bool
 ) -> ClassImages:
-    builder = omniglot_builder(protocol, image_size, data_dir)
-    splits = ("train", "val") if split == "trainval" else (split,)
-    by_character: dict[str, list[tuple[int, np.ndarray]]] = {}
-    for name in splits:
-        for batch in tfds.as_numpy(builder.as_dataset(split=name, batch_size=4096)):
-            for image, character, drawer in zip(
-                batch["image"], batch["character"], batch["drawer"], strict=True
-            ):
-                by_character.setdefault(character.decode(), []).append((drawer, image))
-    names = sorted(by_character)
-    images = np.stack(
-        [np.stack([im for _, im in sorted(by_character[n], key=lambda t: t[0])]) for n in names]
-    )
+    if protocol == "lake":
+        images, names = _characters(_LAKE_ZIPS[split], data_dir, image_size)
+    else:
+        parts = [_characters(remote, data_dir, image_size) for remote in (BACKGROUND, EVALUATION)]
+        names = [name for _, part_names in parts for name in part_names]
+        subsets = ("train", "val") if split == "trainval" else (split,)
+        keep = sorted(
+            (i for i, name in enumerate(names) if _vinyals_subset(name) in subsets),
+            key=names.__getitem__,
+        )
+        images = np.concatenate([part_images for part_images, _ in parts])[keep]
+        names = [names[i] for i in keep]
     if rotations:
         # Rotations are new classes, ordered as Snell's lists: character-major.
         rotated = [np.rot90(images, k=r // 90, axes=(2, 3)) for r in ROTATIONS]
@@ -341,6 +226,11 @@ def _load_cached(
     images = np.ascontiguousarray(images)
     images.setflags(write=False)
     return ClassImages(images=images, class_names=tuple(names))
+
+
+def _vinyals_subset(name: str) -> str:
+    alphabet, character = name.split("/")
+    return vinyals_split(alphabet, int(character.removeprefix("character")))
 
 
 def load_omniglot(
@@ -365,8 +255,18 @@ def load_omniglot(
             no). `True` with the Lake protocol enlarges a training set, e.g.
             the 964 background characters to 3,856 classes.
 
+    The first load of a size decodes the zips' PNGs (seconds to tens of
+    seconds) and keeps them in `$METAZOO_PREPARED_DIR`; later loads read
+    that file while the zip is the same (same sha256).
+
     Returns:
         A `ClassImages` with `images` of shape `[classes, 20, size, size, 1]`.
+
+    Raises:
+        ValueError: a bad protocol, split, size or `rotations`; a corrupt or
+            incomplete zip, or an unreadable drawing (the message names it).
+        FileNotFoundError: the data folder does not exist or lacks a zip.
+        ConnectionError: no data folder, and the download failed.
 
     Example:
     ```python
@@ -386,3 +286,11 @@ def load_omniglot(
         )
     data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
     return _load_cached(protocol, split, image_size, data_dir, rotations)
+
+
+def __getattr__(name: str):
+    if name in _TFDS_NAMES:
+        from metazoo.data import omniglot_tfds
+
+        return getattr(omniglot_tfds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,8 +2,9 @@
 
 The two zips of brendenlake/omniglot (`images_background.zip`,
 `images_evaluation.zip`), the alphabets of the Vinyals split, and the
-readers of a zip's drawings that the TFDS builder (`metazoo.data.omniglot`)
-and the Lake run writer (`metazoo.lake`) share.
+readers of a zip's drawings that the numpy loader (`metazoo.data.omniglot`),
+the TFDS builder (`metazoo.data.omniglot_tfds`) and the Lake run writer
+(`metazoo.lake`) share.
 """
 
 from __future__ import annotations
@@ -60,8 +61,6 @@ PROTOCOLS = {
     "vinyals": ("train", "val", "test", "trainval"),
     "lake": ("background", "evaluation"),
 }
-# Beside a prepared config's records: the sha256 of the zips they were built from.
-SOURCES_FILE = "metazoo_sources.json"
 # A drawing inside an official zip: alphabet, character number, character id, drawer.
 DRAWING_PATH_RE = re.compile(
     r"images_(?:background|evaluation)/([^/]+)/character(\d+)/(\d+)_(\d+)\.png$"
@@ -100,6 +99,16 @@ def open_drawings_zip(path: Path) -> tuple[zipfile.ZipFile, list[str]]:
     return archive, names
 
 
+def read_member(archive: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    """The bytes of `name` in `archive` (opened from `path`); a damaged member is a ValueError."""
+    try:
+        return archive.read(name)
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(
+            f"Could not read {name} from {str(path)!r} ({err}): the archive is corrupt."
+        ) from err
+
+
 def ink_image(png: bytes, size: int, where: str = "the image") -> np.ndarray:
     """A PNG drawing as uint8 `[size, size, 1]`, ink = 255 (Lanczos-resized if needed)."""
     from PIL import Image, UnidentifiedImageError
@@ -111,3 +120,40 @@ def ink_image(png: bytes, size: int, where: str = "the image") -> np.ndarray:
     if image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.LANCZOS)
     return (255 - np.asarray(image, dtype=np.uint8))[..., None]
+
+
+def read_characters(path: Path, size: int) -> tuple[np.ndarray, list[str]]:
+    """Every drawing of an Omniglot zip at one size, grouped by character.
+
+    Args:
+        path: Path. `images_background.zip` or `images_evaluation.zip`.
+        size: int. The side of the images (Lanczos-resized from 105 if not 105).
+
+    Returns:
+        `(images, names)`: uint8 `[characters, 20, size, size, 1]` (ink =
+        255), the characters sorted by name (`"Alphabet/characterNN"`) and
+        each one's drawings by drawer; and the names.
+
+    Example:
+    ```python
+    images, names = read_characters(Path("data/images_evaluation.zip"), 28)
+    images.shape, names[0]  # (659, 20, 28, 28, 1), 'Angelic/character01'
+    ```
+    """
+    drawings: dict[str, dict[int, np.ndarray]] = {}
+    archive, members = open_drawings_zip(path)
+    with archive:
+        for member in members:
+            alphabet, character, _, drawer = DRAWING_PATH_RE.search(member).groups()
+            png = read_member(archive, member, path)
+            image = ink_image(png, size, f"{member} in {str(path)!r}")
+            drawings.setdefault(f"{alphabet}/character{character}", {})[int(drawer)] = image
+    names = sorted(drawings)
+    for name in names:
+        if len(drawings[name]) != DRAWERS:
+            raise ValueError(
+                f"{str(path)!r} holds {len(drawings[name])} drawings of {name}, expected "
+                f"{DRAWERS}: the file is not the official archive."
+            )
+    images = np.stack([np.stack([d[k] for k in sorted(d)]) for d in map(drawings.get, names)])
+    return images, names
