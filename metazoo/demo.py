@@ -93,7 +93,7 @@ def run_demo(args: argparse.Namespace) -> dict:
                                seed=args.seed, data_dir=args.data_dir))
     )  # fmt: skip
     predictions = np.argmax(model(x, training=False), axis=-1)
-    path = plot_episode(*(t.numpy() for t in x[:2]), x[2].numpy(), y.numpy(), predictions,
-                        args.output)  # fmt: skip
+    # Tensors from tf.data on TensorFlow, numpy arrays from an EpisodeDataset elsewhere.
+    path = plot_episode(*(np.asarray(t) for t in x), np.asarray(y), predictions, args.output)
     print(f"Wrote {path}")
     return record

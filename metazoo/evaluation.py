@@ -3,12 +3,14 @@
 Also verification (same or different?) of image pairs, for models that give
 P(same) of a pair (Siamese networks): accuracy and ROC AUC.
 
-Both run on every Keras backend: the data are `tf.data` datasets, read as
-numpy arrays where Keras does not run on TensorFlow.
+Both run on every Keras backend: the data are `tf.data` datasets (read as
+numpy arrays where Keras does not run on TensorFlow) or a
+`keras.utils.PyDataset` such as `EpisodeDataset` and `PairDataset`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass
 
@@ -16,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from metazoo.backend import is_tf_dataset
 from metazoo.checks import check_int
 
 
@@ -55,8 +58,20 @@ def _compiled(fn):
 
 
 def _elements(dataset):
-    """Iterates a `tf.data.Dataset`: tensors on TensorFlow, numpy arrays on other backends."""
-    return dataset if keras.config.backend() == "tensorflow" else dataset.as_numpy_iterator()
+    """Iterates a `PyDataset`, or a `tf.data.Dataset`: tensors on TensorFlow, numpy elsewhere."""
+    if is_tf_dataset(dataset) and keras.config.backend() != "tensorflow":
+        return dataset.as_numpy_iterator()
+    return iter(dataset)
+
+
+def _episode_batches(episodes, num_episodes: int, batch_size: int):
+    """The first `num_episodes` episodes, stacked `batch_size` at a time."""
+    if is_tf_dataset(episodes):
+        yield from _elements(episodes.take(num_episodes).batch(batch_size))
+        return
+    first = itertools.islice(_elements(episodes), num_episodes)
+    while chunk := list(itertools.islice(first, batch_size)):
+        yield keras.tree.map_structure(lambda *parts: np.stack(parts), *chunk)
 
 
 def evaluate_episodes(
@@ -71,8 +86,9 @@ def evaluate_episodes(
     Args:
         model: keras.Model. Maps an episode batch `(support, support_labels,
             query)` to query logits (every metazoo episodic classifier does).
-        episodes: tf.data.Dataset. Unbatched episodes, e.g. from
-            `omniglot_episodes`.
+        episodes: tf.data.Dataset or keras.utils.PyDataset. Unbatched
+            episodes, e.g. from `omniglot_episodes` (an `EpisodeDataset`
+            off TensorFlow).
         num_episodes: int. How many episodes to score.
         batch_size: int. Episodes per forward pass.
         verbose: int. 1 shows a Keras progress bar.
@@ -93,7 +109,7 @@ def evaluate_episodes(
 
     progress = keras.utils.Progbar(num_episodes, verbose=verbose, unit_name="episode")
     scores: list[float] = []
-    for x, y in _elements(episodes.take(num_episodes).batch(batch_size)):
+    for x, y in _episode_batches(episodes, num_episodes, batch_size):
         scores.extend(ops.convert_to_numpy(accuracies(x, ops.cast(y, "int32"))).tolist())
         progress.update(len(scores))
     if len(scores) < num_episodes:
@@ -168,7 +184,8 @@ def evaluate_pairs(
     Args:
         model: keras.Model. Maps `(images_a, images_b)` to P(same) `[n, 1]`
             (a `SiameseNetwork`).
-        pairs: tf.data.Dataset. Batches `((images_a, images_b), same)`, e.g.
+        pairs: tf.data.Dataset or keras.utils.PyDataset. Batches
+            `((images_a, images_b), same)`, e.g.
             `omniglot_pairs("evaluation", ...)`.
         num_pairs: int. How many pairs to score.
         verbose: int. 1 shows a Keras progress bar.
