@@ -23,6 +23,7 @@ import numpy as np
 
 from metazoo import stateless_random
 from metazoo.checks import check_int
+from metazoo.data.omniglot import load_omniglot
 from metazoo.seeded_data import SeededDataset, alphabet_groups, default_pipeline
 
 if TYPE_CHECKING:
@@ -365,8 +366,6 @@ def omniglot_episodes(
     model.evaluate(episodes, steps=100)  # tf.data: or episodes.take(100)
     ```
     """
-    from metazoo.data.omniglot import load_omniglot
-
     data = load_omniglot(protocol, split, image_size, data_dir, rotations=rotations)
     return episodes_from_array(
         data.images,

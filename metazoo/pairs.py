@@ -18,6 +18,7 @@ import numpy as np
 
 from metazoo import stateless_random
 from metazoo.checks import check_int
+from metazoo.data.omniglot import alphabet_ids, load_omniglot
 from metazoo.seeded_data import SeededDataset, alphabet_groups, default_pipeline
 
 if TYPE_CHECKING:
@@ -25,21 +26,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PairDataset",
-    "alphabet_ids",  # noqa: F822 (given by __getattr__)
+    "alphabet_ids",
     "omniglot_pairs",
     "pairs_from_array",
     "sample_pairs",
     "sample_pairs_numpy",
 ]
-
-
-def __getattr__(name: str):
-    # Re-exported lazily: metazoo.data still reads Omniglot through TensorFlow Datasets.
-    if name == "alphabet_ids":
-        from metazoo.data.omniglot import alphabet_ids
-
-        return alphabet_ids
-    raise AttributeError(f"module 'metazoo.pairs' has no attribute {name!r}")
 
 
 def sample_pairs(
@@ -355,8 +347,6 @@ def omniglot_pairs(
     model.fit(pairs, steps_per_epoch=500, epochs=10)
     ```
     """
-    from metazoo.data.omniglot import alphabet_ids, load_omniglot
-
     data = load_omniglot(protocol, split, image_size, data_dir, rotations=rotations)
     return pairs_from_array(
         data.images,

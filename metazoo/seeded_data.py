@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from metazoo.checks import check_int
+from metazoo.data.omniglot import alphabet_counts
 
 PIPELINES = ("tf.data", "numpy")
 
@@ -33,9 +34,6 @@ def alphabet_groups(alphabets, num_classes: int, same_alphabet_fraction: float):
     """`metazoo.data.omniglot.alphabet_counts` (`None` for a fraction of 0, else checked groups)."""
     if type(same_alphabet_fraction) in (int, float) and same_alphabet_fraction == 0:
         return None
-    # Imported here: metazoo.data still reads Omniglot through TensorFlow Datasets.
-    from metazoo.data.omniglot import alphabet_counts
-
     return alphabet_counts(alphabets, num_classes, same_alphabet_fraction)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 RUN_FILE = "run.json"
 _RUN_PARTS = {
@@ -117,7 +116,8 @@ def fit_resumable(
 
     Args:
         model: keras.Model. Compiled and built.
-        make_dataset: callable. `start -> tf.data.Dataset`, endless.
+        make_dataset: callable. `start ->` endless training data (`tf.data` or
+            a `keras.utils.PyDataset`).
         total_steps: int. Training steps (episodes) in all.
         steps_per_epoch: int. Steps between backups and progress lines.
         backup_dir: str. Where `BackupAndRestore` keeps its state; `None`
@@ -152,7 +152,7 @@ def fit_resumable(
         shuffle=False,  # endless seeded data: Keras could not shuffle it, only warn
     )
     losses = history.history.get("loss", [])
-    if model.stop_training and losses and not tf.math.is_finite(losses[-1]):
+    if model.stop_training and losses and not np.isfinite(losses[-1]):
         raise FloatingPointError(
             f"Training stopped: the loss became {losses[-1]} in epoch "
             f"{start_epoch + len(losses)}. Lower the learning rate or check the data."

@@ -134,12 +134,16 @@ class DatasetFitMixin:
 
     metazoo's training data (episodes, pairs, optimizee trajectories) are
     endless seeded datasets, random by construction. Keras's default
-    `shuffle=True` cannot apply to a dataset and only makes `fit` warn that
-    it ignores it; for a dataset the default here is `shuffle=False`.
+    `shuffle=True` cannot apply to a `tf.data` dataset and only makes `fit`
+    warn that it ignores it, and it would reorder the batches of a finite
+    `EpisodeDataset`/`PairDataset`; for those the default here is
+    `shuffle=False`.
     """
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        if not args and is_tf_dataset(x):
+        # metazoo's numpy datasets (`metazoo.seeded_data.SeededDataset`: a batch per
+        # seed and index, `seed_of`) are seeded in order like the tf.data ones.
+        if not args and (is_tf_dataset(x) or hasattr(x, "seed_of")):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, **kwargs)
 
