@@ -54,12 +54,14 @@ keras.utils.set_random_seed(0)
 # Vinyals/Snell split (28x28, rotations as new classes). An element is
 # `((support_images, support_labels, query_images), query_labels)`, images in
 # [0, 1] with ink = 1, labels `0..N-1`. The same seed always gives the same
-# episodes.
+# episodes, on every Keras backend: a `tf.data` dataset on TensorFlow, a
+# `keras.utils.PyDataset` of numpy arrays on JAX and PyTorch (this page runs
+# on all three).
 
 # %%
 episodes = metazoo.omniglot_episodes("test", ways=5, shots=1, queries=3, seed=0)
 (support, support_labels, query), query_labels = next(iter(episodes))
-print(support.shape, support_labels.numpy(), query.shape, query_labels.numpy())
+print(support.shape, np.asarray(support_labels), query.shape, np.asarray(query_labels))
 
 fig, axes = plt.subplots(4, 5, figsize=(6, 5))
 for c in range(5):
@@ -105,7 +107,8 @@ print("protonet_omniglot, 5-way 1-shot, 1,000 test episodes:", preset_score)
 # What it predicts on the episode above: each query's nearest prototype.
 
 # %%
-predicted = np.argmax(pretrained((support, support_labels, query)), axis=-1)
+logits = keras.ops.convert_to_numpy(pretrained((support, support_labels, query)))
+predicted = np.argmax(logits, axis=-1)
 fig, axes = plt.subplots(1, 15, figsize=(12, 1.6))
 for i, ax in enumerate(axes):
     ax.imshow(query[i, ..., 0], cmap="gray_r")
@@ -152,12 +155,13 @@ plt.show()
 # it back.
 
 # %%
-pretrained.fit(train.take(20), epochs=1, verbose=0)
+pretrained.fit(train, steps_per_epoch=20, epochs=1, verbose=0)
 path = os.path.join(tempfile.mkdtemp(), "protonet_finetuned.keras")
 pretrained.save(path)
 reloaded = keras.saving.load_model(path)
 x, y = next(iter(test))
-np.testing.assert_allclose(reloaded(x), pretrained(x), atol=1e-4)
-right = np.mean(np.argmax(reloaded(x), -1) == y)
+logits = keras.ops.convert_to_numpy(reloaded(x))
+np.testing.assert_allclose(logits, keras.ops.convert_to_numpy(pretrained(x)), atol=1e-4)
+right = np.mean(np.argmax(logits, -1) == np.asarray(y))
 print(f"the reloaded model gives the same logits; it gets {right:.0%} of this episode's queries")
 print("the optimizer's step count came back too:", int(reloaded.optimizer.iterations))
