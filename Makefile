@@ -14,7 +14,7 @@ export METAZOO_PREPARED_DIR
 TFDS_DATA_DIR ?= $(abspath .tfds)
 export TFDS_DATA_DIR
 
-.PHONY: install demo test lint unit docs wheel-check benchmarks gpu-wheels clean
+.PHONY: install demo test lint unit backends docs wheel-check benchmarks gpu-wheels clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+# The backend matrix: `unit` runs on TensorFlow and compares JAX and PyTorch with it in
+# subprocesses (presets, models, inner loops, optimizer, data); here tutorial 01 runs from
+# start to end on JAX and on PyTorch (fast mode, as on the docs build).
+backends: $(STAMP)
+	for backend in jax torch; do \
+	  echo "== tutorials/01_prototypical_networks.py on $$backend"; \
+	  KERAS_BACKEND=$$backend METAZOO_FAST=1 MPLBACKEND=Agg \
+	    $(BIN)/python -W ignore::UserWarning tutorials/01_prototypical_networks.py || exit 1; \
+	done
+
 # Executes every tutorial (fast mode) and fails on any error or warning, then checks
 # the built pages as a reader sees them (math, anchors, links, no stderr blocks).
 docs: $(STAMP)
@@ -44,7 +54,7 @@ docs: $(STAMP)
 wheel-check: $(STAMP)
 	PYTHON=$(BIN)/python scripts/check_wheel.sh
 
-test: lint unit docs wheel-check
+test: lint unit backends docs wheel-check
 
 benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/presets.py
