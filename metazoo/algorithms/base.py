@@ -130,7 +130,7 @@ def embed_episode(embed, support, query, training=False):
 
 
 class DatasetFitMixin:
-    """`fit` on a `tf.data.Dataset` without Keras's warning about `shuffle`.
+    """`fit` on a `tf.data.Dataset` or `PyDataset` without Keras's warning about `shuffle`.
 
     metazoo's training data (episodes, pairs, optimizee trajectories) are
     endless seeded datasets, random by construction. Keras's default
@@ -139,7 +139,7 @@ class DatasetFitMixin:
     """
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        if not args and is_tf_dataset(x):
+        if not args and (is_tf_dataset(x) or isinstance(x, keras.utils.PyDataset)):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, **kwargs)
 
