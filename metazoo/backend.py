@@ -208,8 +208,10 @@ def constant(value):
 
     On TensorFlow, a tensor made inside a `tf.function` or a `tf.data` map
     would be a constant copied into that graph; made under `tf.init_scope`
-    it is captured by reference (e.g. a data set's 47 MB of images). The
-    other backends make concrete arrays in any case.
+    it is captured by reference (e.g. a data set's 47 MB of images). On
+    JAX, one made inside `jax.jit` would be a tracer of that trace; made
+    under `jax.ensure_compile_time_eval` it is a concrete array that may be
+    kept (say, cached) and used by later traces.
 
     Example:
     ```python
@@ -221,6 +223,11 @@ def constant(value):
 
         with tf.init_scope():
             return tf.constant(value)
+    if keras.config.backend() == "jax":
+        import jax
+
+        with jax.ensure_compile_time_eval():
+            return keras.ops.convert_to_tensor(value)
     return keras.ops.convert_to_tensor(value)
 
 
