@@ -78,3 +78,174 @@ def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
         # Keras's torch backend seeds its generator from an int, not a tensor.
         seed = int(keras.ops.convert_to_numpy(keras.ops.sum(seed))) & 0xFFFFFFFF
     return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
+
+
+def _seed_words(seed) -> tuple[int, int]:
+    # A concrete `[2]` seed as two unsigned 32-bit words (PyTorch runs eagerly).
+    first, second = np.asarray(keras.ops.convert_to_numpy(seed)).astype(np.int64).ravel()[:2]
+    return int(first) & 0xFFFFFFFF, int(second) & 0xFFFFFFFF
+
+
+def stateless_fold_in(seed, data):
+    """A new int32 `[2]` seed from `seed` (int32 `[2]`) and an integer `data`.
+
+    Folding distinct `data` into one seed gives independent streams, e.g.
+    one per task and step. On TensorFlow this is
+    `tf.random.experimental.stateless_fold_in`; on JAX `jax.random.fold_in`
+    of the seed as a key; on PyTorch a hash of the three integers.
+
+    Example:
+    ```python
+    step_seed = stateless_fold_in(np.array([0, 7], "int32"), 3)
+    ```
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), data)
+    if backend == "jax":
+        import jax
+
+        key = jax.lax.bitcast_convert_type(keras.ops.cast(seed, "int32"), "uint32")
+        folded = jax.random.fold_in(key, keras.ops.cast(data, "uint32"))
+        return jax.lax.bitcast_convert_type(folded, "int32")
+    words = [*_seed_words(seed), int(keras.ops.convert_to_numpy(data)) & 0xFFFFFFFF]
+    state = np.random.SeedSequence(words).generate_state(2, np.uint32)
+    return keras.ops.convert_to_tensor(state.view(np.int32))
+
+
+def _torch_generator(seed):
+    import torch
+
+    first, second = _seed_words(seed)
+    return torch.Generator().manual_seed(first << 32 | second)
+
+
+def stateless_normal(shape, seed, dtype="float32"):
+    """Standard normal draws that depend only on `seed` (an int32 `[2]` seed tensor).
+
+    On TensorFlow this is `tf.random.stateless_normal`; on JAX
+    `jax.random.normal` with the seed as the key; on PyTorch `torch.normal`
+    from a generator seeded with both words of the seed. Each backend draws
+    its own numbers for the same seed.
+
+    Example:
+    ```python
+    noise = stateless_normal((3, 4), np.array([0, 1], "int32"))
+    ```
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.random.stateless_normal(shape, seed, dtype=dtype)
+    if backend == "jax":
+        import jax
+
+        key = jax.lax.bitcast_convert_type(keras.ops.cast(seed, "int32"), "uint32")
+        return jax.random.normal(key, shape, dtype)
+    import torch
+
+    sample = torch.normal(0.0, 1.0, tuple(shape), generator=_torch_generator(seed))
+    return keras.ops.cast(keras.ops.convert_to_tensor(sample), dtype)
+
+
+def stateless_randint(shape, seed, minval, maxval, dtype="int32"):
+    """Integers uniform in `[minval, maxval)` that depend only on `seed` (int32 `[2]`).
+
+    On TensorFlow this is `tf.random.stateless_uniform` with an integer
+    dtype; on JAX `jax.random.randint`; on PyTorch `torch.randint` from a
+    generator seeded with both words of the seed.
+
+    Example:
+    ```python
+    index = stateless_randint((128,), np.array([0, 1], "int32"), 0, 60_000)
+    ```
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.random.stateless_uniform(shape, seed, minval, maxval, dtype)
+    if backend == "jax":
+        import jax
+
+        key = jax.lax.bitcast_convert_type(keras.ops.cast(seed, "int32"), "uint32")
+        return jax.random.randint(key, shape, minval, maxval, dtype)
+    import torch
+
+    sample = torch.randint(int(minval), int(maxval), tuple(shape), generator=_torch_generator(seed))
+    return keras.ops.cast(keras.ops.convert_to_tensor(sample), dtype)
+
+
+def jit(fn):
+    """`fn` compiled with XLA where the backend can, also when called outside a compiled step.
+
+    `tf.function(jit_compile=True)` on TensorFlow, `jax.jit` on JAX; on
+    PyTorch `fn` itself (it runs eagerly). Inside an already compiled step
+    the call is simply part of that step.
+
+    Example:
+    ```python
+    step = jit(lambda x: keras.ops.tanh(x) * 2.0)
+    ```
+    """
+    backend = keras.config.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def constant(value):
+    """`value` as a tensor made eagerly, even when first asked for inside a traced function.
+
+    On TensorFlow, a tensor made inside a `tf.function` or a `tf.data` map
+    would be a constant copied into that graph; made under `tf.init_scope`
+    it is captured by reference (e.g. a data set's 47 MB of images). On
+    JAX, one made inside `jax.jit` would be a tracer of that trace; made
+    under `jax.ensure_compile_time_eval` it is a concrete array that may be
+    kept (say, cached) and used by later traces.
+
+    Example:
+    ```python
+    pixels = constant(np.zeros((60_000, 784), "uint8"))
+    ```
+    """
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.init_scope():
+            return tf.constant(value)
+    if keras.config.backend() == "jax":
+        import jax
+
+        with jax.ensure_compile_time_eval():
+            return keras.ops.convert_to_tensor(value)
+    return keras.ops.convert_to_tensor(value)
+
+
+def matmul_transposed(a, b):
+    """`transpose(a) @ b` for 2-D tensors.
+
+    On TensorFlow it is one `tf.matmul(a, b, transpose_a=True)`: its
+    rounding differs from a transpose followed by a matmul (in XLA, and in
+    the gradient), and it is the op the committed L2L presets were trained
+    and scored with, so their figures stay bit-identical.
+
+    Example:
+    ```python
+    matmul_transposed(np.ones((3, 2), "float32"), np.ones((3, 4), "float32"))  # [2, 4] of 3s
+    ```
+    """
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.matmul(a, b, transpose_a=True)
+    return keras.ops.matmul(keras.ops.transpose(a), b)

@@ -130,20 +130,20 @@ def embed_episode(embed, support, query, training=False):
 
 
 class DatasetFitMixin:
-    """`fit` on a `tf.data.Dataset` without Keras's warning about `shuffle`.
+    """`fit` on a `tf.data.Dataset` or `PyDataset` without Keras's warning about `shuffle`.
 
     metazoo's training data (episodes, pairs, optimizee trajectories) are
     endless seeded datasets, random by construction. Keras's default
     `shuffle=True` cannot apply to a `tf.data` dataset and only makes `fit`
     warn that it ignores it, and it would reorder the batches of a finite
-    `EpisodeDataset`/`PairDataset`; for those the default here is
-    `shuffle=False`.
+    `keras.utils.PyDataset` (`EpisodeDataset`, `PairDataset`); for both the
+    default here is `shuffle=False` (pass `shuffle=True` to have Keras
+    shuffle a finite `PyDataset` of your own).
     """
 
     def fit(self, x=None, y=None, *args, **kwargs):
-        # metazoo's numpy datasets (`metazoo.seeded_data.SeededDataset`: a batch per
-        # seed and index, `seed_of`) are seeded in order like the tf.data ones.
-        if not args and (is_tf_dataset(x) or hasattr(x, "seed_of")):
+        # Seeded data, in order: metazoo's episodes, pairs and trajectories.
+        if not args and (is_tf_dataset(x) or isinstance(x, keras.utils.PyDataset)):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, y, *args, **kwargs)
 

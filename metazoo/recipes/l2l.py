@@ -119,8 +119,7 @@ class L2LRecipe(Recipe):
 
     def model_from_init_preset(self, start, data_dir=None) -> L2LMetaTrainer:
         trainer = self.build_model(data_dir)
-        for name, value in start.get_meta_params().items():
-            trainer.meta_params[name].assign(value)
+        trainer.set_meta_params(start.get_meta_params())
         return trainer
 
     def data_identity(self) -> dict:

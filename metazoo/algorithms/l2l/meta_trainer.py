@@ -6,107 +6,70 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from metazoo.algorithms.base import DatasetFitMixin
-from metazoo.algorithms.l2l.optimizees import (
-    Optimizee,
-    fold_in,
-    optimizee_from_config,
+from metazoo.algorithms.inner_loop import value_and_grad
+from metazoo.algorithms.l2l.optimizees import Optimizee, optimizee_from_config
+from metazoo.algorithms.l2l.trajectories import (  # noqa: F401  (re-exported)
+    meta_training_data,
+    trajectory_seeds,
 )
-from metazoo.algorithms.l2l.update_rule import (
-    UpdateRuleConfig,
-    init_meta_params,
-    init_state,
-    lstm_update,
-)
+from metazoo.algorithms.l2l.update_rule import UpdateRuleConfig, init_meta_params, lstm_update
 from metazoo.presets import PresetMixin
 
 
-def trajectory_seeds(seed, index) -> tuple[tf.Tensor, tf.Tensor]:
-    """`(param_seed, data_seed)` of optimizee run `index` in the seed stream `seed`.
-
-    Meta-training task `i` of a run with seed `s` is trajectory `(s, i)`;
-    evaluation uses other streams, so its optimizees are held out.
-    """
-    trajectory = tf.stack([tf.cast(seed, tf.int32), tf.cast(index, tf.int32)])
-    return fold_in(trajectory, 0), fold_in(trajectory, 1)
-
-
-def meta_training_data(
-    optimizee: Optimizee,
-    unroll: int = 20,
-    horizon: int = 100,
-    seed: int = 0,
-    split: str = "train",
-    start: int = 0,
-) -> tf.data.Dataset:
-    """Endless meta-training data for `L2LMetaTrainer.fit`, one element per meta-step.
-
-    Element `k` is a dict: `reset` (True when a fresh optimizee starts),
-    `seed` (int32 `[2]`: the optimizee's trajectory `(seed, k // unrolls)`)
-    and `batches` (the `unroll + 1` minibatches of optimizee steps
-    `j * unroll .. (j + 1) * unroll` of that trajectory, stacked; the last
-    is the next element's first). Deterministic, so `start` resumes exactly.
-
-    Args:
-        optimizee: Optimizee. The task family.
-        unroll: int. Optimizee steps per meta-step (T = 20 in the paper).
-        horizon: int. Optimizee steps before a fresh optimizee (100).
-        seed: int. The seed stream of the meta-training optimizees.
-        split: str. Data split the optimizees train on.
-        start: int. Index of the first meta-step.
-    """
-    if unroll < 1 or horizon < unroll or horizon % unroll:
-        raise ValueError(
-            "horizon must be a positive multiple of unroll. "
-            f"Received: unroll={unroll}, horizon={horizon}"
-        )
-    unrolls = horizon // unroll
-
-    def element(k):
-        task = k // unrolls
-        _, data_seed = trajectory_seeds(seed, task)
-        first = tf.cast((k % unrolls) * unroll, tf.int32)
-        batches = [optimizee.batch(data_seed, first + j, split) for j in range(unroll + 1)]
-        stacked = tf.nest.map_structure(lambda *xs: tf.stack(xs), *batches)
-        trajectory = tf.stack([tf.constant(seed, tf.int32), tf.cast(task, tf.int32)])
-        return {"reset": k % unrolls == 0, "seed": trajectory, "batches": stacked}
-
-    return (
-        tf.data.Dataset.range(start, np.iinfo(np.int64).max)
-        .map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(2)
-    )
-
-
-class _UnrollCarry:
+class _UnrollCarry(keras.layers.Layer):
     """Optimizee parameters and LSTM state carried between meta-steps.
 
-    A plain object, so Keras does not track these variables: presets and
-    backups keep only the meta-parameters. Backups resume at task boundaries
-    (see `fit_resumable` in the recipe), where the carry is reset anyway.
+    Non-trainable variables, so that every backend's trainer carries them
+    (JAX's stateless step included). They are not saved: presets and
+    backups keep only the meta-parameters. Backups resume at task
+    boundaries (see `fit_resumable` in the recipe), where the carry is
+    reset anyway.
     """
 
-    def __init__(self, num_params: int, config: UpdateRuleConfig):
-        self.params = tf.Variable(tf.zeros((num_params,)), trainable=False, name="l2l_params")
+    def __init__(self, num_params: int, config: UpdateRuleConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.params = self.add_weight(
+            (num_params,), "zeros", dtype="float32", trainable=False, name="l2l_params"
+        )
         self.state = [
-            tf.Variable(s, trainable=False, name=f"l2l_state_{i}")
-            for i, s in enumerate(init_state(config, num_params))
+            self.add_weight(
+                (config.hidden_units, num_params),
+                "zeros",
+                dtype="float32",
+                trainable=False,
+                name=f"l2l_state_{i}",
+            )
+            for i in range(2 * config.num_layers)
         ]
+        self.built = True
+
+    @property
+    def carried(self) -> list:
+        return [self.params, *self.state]
+
+    def save_own_variables(self, store):
+        pass  # Working memory of the current unroll, not part of the model.
+
+    def load_own_variables(self, store):
+        pass
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
 class L2LMetaTrainer(PresetMixin, DatasetFitMixin, keras.Model):
     """Meta-trains a coordinatewise LSTM optimizer on an optimizee family with `fit`.
 
-    Its trainable weights are the LSTM's meta-parameters. Each `train_step`
-    unrolls `unroll` optimizee steps inside a `tf.GradientTape` (optimizee
-    gradients are stop-gradiented, as in the paper), and the meta-loss is
-    the mean optimizee loss along the unroll. Optimizee parameters and LSTM
-    state carry over to the next step (truncated BPTT) until `horizon`
-    steps, then the data's `reset` flag starts a fresh optimizee. Feed it
-    `meta_training_data`; the default meta-optimizer is Adam(1e-3).
+    Its trainable weights are the LSTM's meta-parameters. Each meta-step
+    unrolls `unroll` optimizee steps (`meta_loss`; optimizee gradients are
+    stop-gradiented, as in the paper), and the meta-loss is the mean
+    optimizee loss along the unroll. Optimizee parameters and LSTM state
+    carry over to the next step (truncated BPTT) until `horizon` steps, then
+    the data's `reset` flag starts a fresh optimizee. Feed it
+    `meta_training_data`; the default meta-optimizer is Adam(1e-3). Runs on
+    TensorFlow, JAX and PyTorch: only the few lines that take the
+    meta-gradient differ (`train_step`).
 
     Args:
         optimizee: Optimizee or dict. The task family (or its `get_config()`).
@@ -172,18 +135,29 @@ class L2LMetaTrainer(PresetMixin, DatasetFitMixin, keras.Model):
             )
             var.assign(initial[name])
             self._meta_vars.append(var)
-        self._carry = _UnrollCarry(optimizee.num_params, self.rule_config)
+        self._carry = _UnrollCarry(optimizee.num_params, self.rule_config, name="unroll_carry")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.final_loss_tracker = keras.metrics.Mean(name="final_loss")
         self.built = True  # All weights exist now; .keras keeps the meta-optimizer.
 
     @property
-    def meta_params(self) -> dict[str, tf.Variable]:
+    def meta_params(self) -> dict:
+        """Name -> the current value of each meta-parameter (as a tensor of this backend)."""
         return {name: var.value for name, var in zip(self._names, self._meta_vars, strict=True)}
 
     def get_meta_params(self) -> dict[str, np.ndarray]:
         """The current meta-parameters as numpy arrays (name -> array)."""
-        return {name: np.asarray(var.numpy()) for name, var in self.meta_params.items()}
+        pairs = zip(self._names, self._meta_vars, strict=True)
+        return {name: np.asarray(ops.convert_to_numpy(var)) for name, var in pairs}
+
+    def set_meta_params(self, values: dict) -> None:
+        """Assigns the meta-parameters from a dict name -> array (as `get_meta_params`)."""
+        for name, var in zip(self._names, self._meta_vars, strict=True):
+            var.assign(values[name])
+
+    def count_params(self) -> int:
+        """The update rule's parameters (the unroll's carry is working memory, not saved)."""
+        return sum(int(np.prod(var.shape)) for var in self._meta_vars)
 
     @property
     def metrics(self):
@@ -194,52 +168,119 @@ class L2LMetaTrainer(PresetMixin, DatasetFitMixin, keras.Model):
         gradient, state = inputs
         return lstm_update(gradient, state, self.meta_params, self.rule_config)
 
-    def unroll_loss(self, params, state, task, batches, tape=None):
+    def unroll_loss(self, params, state, task, batches, meta_params: dict | None = None):
         """Runs `unroll` optimizee steps; returns `(mean loss, final loss, params, state)`.
 
         `batches` holds `unroll + 1` minibatches: step `t` uses `batches[t]`
         and the loss after the last update is taken on the last one.
+        `meta_params` defaults to the trainer's own.
         """
-        meta_params = self.meta_params
+        meta_params = self.meta_params if meta_params is None else meta_params
         losses = []
         for t in range(self.unroll):
-            batch = tf.nest.map_structure(lambda b, t=t: b[t], batches)
-            with tf.GradientTape() as inner:
-                inner.watch(params)
-                loss = self.optimizee.loss(params, task, batch)
+            batch = keras.tree.map_structure(lambda b, t=t: b[t], batches)
+            loss, (grad,) = value_and_grad(
+                lambda p, batch=batch: self.optimizee.loss(p[0], task, batch), [params]
+            )
             if t > 0:
                 losses.append(loss)
             # The paper drops second derivatives: the gradient is an input.
-            if tape is not None:
-                with tape.stop_recording():
-                    grad = inner.gradient(loss, params)
-            else:
-                grad = inner.gradient(loss, params)
             update, state = lstm_update(
-                tf.stop_gradient(grad), state, meta_params, self.rule_config
+                ops.stop_gradient(grad), state, meta_params, self.rule_config
             )
             params = params + update
-        last = tf.nest.map_structure(lambda b: b[self.unroll], batches)
+        last = keras.tree.map_structure(lambda b: b[self.unroll], batches)
         final = self.optimizee.loss(params, task, last)
         losses.append(final)
-        return tf.add_n(losses) / len(losses), final, params, state
+        total = losses[0]
+        for loss in losses[1:]:
+            total = total + loss
+        return total / len(losses), final, params, state
 
-    def train_step(self, data):
+    def meta_loss(self, meta_params: dict, carry: list, data: dict):
+        """One meta-step's loss as a pure function: `(loss, (final_loss, carry))`.
+
+        Args:
+            meta_params: dict. Name -> tensor, the update rule's weights
+                (what the meta-gradient is taken with respect to).
+            carry: list. Optimizee parameters, then the LSTM state, as left
+                by the previous meta-step (replaced where `data["reset"]`).
+            data: dict. One element of `meta_training_data`.
+
+        Returns:
+            The mean optimizee loss along the unroll, the loss after its
+            last step, and the carry for the next meta-step (constants).
+        """
         param_seed, _ = trajectory_seeds(data["seed"][0], data["seed"][1])
         fresh, task = self.optimizee.sample(param_seed)
         reset = data["reset"]
-        params = tf.where(reset, fresh, self._carry.params)
-        state = tuple(tf.where(reset, tf.zeros_like(v), v) for v in self._carry.state)
-        with tf.GradientTape() as tape:
-            meta_loss, final, params, state = self.unroll_loss(
-                params, state, task, data["batches"], tape=tape
-            )
-        grads = tape.gradient(meta_loss, self.trainable_variables)
+        params = ops.where(reset, fresh, carry[0])
+        state = tuple(ops.where(reset, ops.zeros_like(v), v) for v in carry[1:])
+        loss, final, params, state = self.unroll_loss(
+            params, state, task, data["batches"], meta_params
+        )
+        carry = [ops.stop_gradient(value) for value in (params, *state)]
+        return loss, (final, carry)
+
+    def train_step(self, *args):
+        """One meta-step: the meta-gradient of `meta_loss`, applied; the carry kept.
+
+        Keras calls `train_step(data)` on TensorFlow and PyTorch and
+        `train_step(state, data)` on JAX (its stateless trainer).
+        """
+        if keras.config.backend() == "jax":
+            return self._stateless_train_step(*args)
+        (data,) = args
+        data, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        carry = [var.value for var in self._carry.carried]
+        if keras.config.backend() == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                loss, (final, carry) = self.meta_loss(self.meta_params, carry, data)
+            grads = tape.gradient(loss, self.trainable_variables)
+        else:
+            import torch
+
+            loss, (final, carry) = self.meta_loss(self.meta_params, carry, data)
+            grads = torch.autograd.grad(loss, [var.value for var in self.trainable_variables])
         self.optimizer.apply(grads, self.trainable_variables)
-        self._carry.params.assign(tf.stop_gradient(params))
-        for var, value in zip(self._carry.state, state, strict=True):
-            var.assign(tf.stop_gradient(value))
-        self.loss_tracker.update_state(meta_loss)
+        return self._end_step(loss, final, carry)
+
+    def _stateless_train_step(self, state, data):
+        # Keras's JAX trainer pattern: variables in, variables out, no side effects.
+        import jax
+
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        data, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+
+        def loss_fn(trainable):
+            mapping = [
+                *zip(self.trainable_variables, trainable, strict=True),
+                *zip(self.non_trainable_variables, non_trainable, strict=True),
+            ]
+            with keras.StatelessScope(state_mapping=mapping):
+                carry = [var.value for var in self._carry.carried]
+                return self.meta_loss(self.meta_params, carry, data)
+
+        (loss, (final, carry)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, grads, trainable
+        )
+        kept = [
+            *zip(self.non_trainable_variables, non_trainable, strict=True),
+            *zip(self.metrics_variables, metrics_variables, strict=True),
+        ]
+        with keras.StatelessScope(state_mapping=kept) as scope:
+            logs = self._end_step(loss, final, carry)
+        non_trainable = [scope.get_current_value(v) for v in self.non_trainable_variables]
+        metrics_variables = [scope.get_current_value(v) for v in self.metrics_variables]
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+    def _end_step(self, loss, final, carry) -> dict:
+        for var, value in zip(self._carry.carried, carry, strict=True):
+            var.assign(value)
+        self.loss_tracker.update_state(loss)
         self.final_loss_tracker.update_state(final)
         return {m.name: m.result() for m in self.metrics}
 

@@ -9,6 +9,11 @@ evaluation are exactly reproducible and resumable:
 - `batch(seed, step, split)`: the minibatch of optimizee step `step`;
 - `loss(params, task, batch)`: the scalar the optimizer minimizes;
 - `full_batch(split)`: all of a split's data, for the final loss.
+
+Every random draw goes through `fold_in`, `normal` and `randint` below, which
+use `metazoo.backend`: TensorFlow's stateless generators on TensorFlow, the
+backend's own elsewhere (the same seed then draws other numbers on JAX or
+PyTorch than on TensorFlow).
 """
 
 from __future__ import annotations
@@ -16,19 +21,31 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from metazoo import backend
 from metazoo.checks import check_int
 
 # What `MnistMLP` trains on: split -> (images, labels), as a mapping or a function.
 SplitData = Mapping[str, tuple] | Callable[[str], tuple]
 
-ACTIVATIONS = {"sigmoid": tf.sigmoid, "relu": tf.nn.relu}
+ACTIVATIONS = {"sigmoid": ops.sigmoid, "relu": ops.relu}
 
 
-def fold_in(seed, data) -> tf.Tensor:
+# The task families' random draws, all of them: one place to change the generator.
+def fold_in(seed, data):
     """A new stateless seed from `seed` (int32 `[2]`) and an integer `data`."""
-    return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), data)
+    return backend.stateless_fold_in(ops.cast(seed, "int32"), data)
+
+
+def normal(shape, seed):
+    """float32 standard normal draws of a stateless seed."""
+    return backend.stateless_normal(shape, seed)
+
+
+def randint(shape, seed, maxval):
+    """int32 draws uniform in `[0, maxval)` of a stateless seed."""
+    return backend.stateless_randint(shape, seed, 0, maxval, "int32")
 
 
 class Optimizee:
@@ -37,16 +54,16 @@ class Optimizee:
     name = "optimizee"
     num_params: int
 
-    def sample(self, seed) -> tuple[tf.Tensor, tuple]:
+    def sample(self, seed) -> tuple[object, tuple]:
         raise NotImplementedError
 
     def batch(self, seed, step, split: str = "train"):
-        return tf.zeros((), tf.float32)  # Deterministic families need no data.
+        return ops.zeros((), "float32")  # Deterministic families need no data.
 
     def full_batch(self, split: str = "train"):
-        return tf.zeros((), tf.float32)
+        return ops.zeros((), "float32")
 
-    def loss(self, params, task, batch) -> tf.Tensor:
+    def loss(self, params, task, batch):
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -71,7 +88,7 @@ class Quadratic(Optimizee):
     Example:
     ```python
     quad = Quadratic(dims=10, num_functions=4)
-    params, task = quad.sample(tf.constant([0, 1]))
+    params, task = quad.sample(np.array([0, 1], "int32"))
     quad.loss(params, task, quad.batch(None, 0))
     ```
 
@@ -90,16 +107,16 @@ class Quadratic(Optimizee):
     def sample(self, seed):
         k, d = self.num_functions, self.dims
         w_seed, y_seed, init_seed = (fold_in(seed, i) for i in range(3))
-        w = tf.random.stateless_normal((k, d, d), w_seed)
-        y = tf.random.stateless_normal((k, d), y_seed)
-        params = 0.01 * tf.random.stateless_normal((k * d,), init_seed)
+        w = normal((k, d, d), w_seed)
+        y = normal((k, d), y_seed)
+        params = 0.01 * normal((k * d,), init_seed)
         return params, (w, y)
 
     def loss(self, params, task, batch=None):
         w, y = task
-        theta = tf.reshape(params, (self.num_functions, self.dims, 1))
-        residual = tf.squeeze(tf.matmul(w, theta), -1) - y
-        return tf.reduce_mean(tf.reduce_sum(tf.square(residual), axis=-1))
+        theta = ops.reshape(params, (self.num_functions, self.dims, 1))
+        residual = ops.squeeze(ops.matmul(w, theta), -1) - y
+        return ops.mean(ops.sum(ops.square(residual), axis=-1))
 
     def get_config(self):
         return {"name": self.name, "dims": self.dims, "num_functions": self.num_functions}
@@ -127,8 +144,8 @@ class MnistMLP(Optimizee):
     Example:
     ```python
     mlp = MnistMLP(hidden_sizes=(20,), data=load_mnist)
-    params, task = mlp.sample(tf.constant([0, 0]))
-    mlp.loss(params, task, mlp.batch(tf.constant([0, 1]), 0))  # about log(10)
+    params, task = mlp.sample(np.array([0, 0], "int32"))
+    mlp.loss(params, task, mlp.batch(np.array([0, 1], "int32"), 0))  # about log(10)
     ```
 
     References:
@@ -166,9 +183,9 @@ class MnistMLP(Optimizee):
         sizes = (784, *hidden_sizes, 10)
         self.layer_shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
         self.num_params = sum(a * b + b for a, b in self.layer_shapes)
-        self._data: dict[str, tuple[tf.Tensor, tf.Tensor]] = {}
+        self._data: dict[str, tuple] = {}
 
-    def data(self, split: str) -> tuple[tf.Tensor, tf.Tensor]:
+    def data(self, split: str) -> tuple:
         """uint8 images `[n, 784]` and int32 labels of a split, loaded once."""
         if split not in self._data:
             if self.source is None:
@@ -183,43 +200,39 @@ class MnistMLP(Optimizee):
             pixels = images if images.dtype == np.uint8 else np.round(images * 255).astype(np.uint8)
             # Eager tensors even when first asked for inside a tf.function or a
             # dataset map: captured by reference, not baked into each graph.
-            with tf.init_scope():
-                self._data[split] = (tf.constant(pixels), tf.constant(np.asarray(labels, np.int32)))
+            labels = np.asarray(labels, np.int32)
+            self._data[split] = (backend.constant(pixels), backend.constant(labels))
         return self._data[split]
 
     def sample(self, seed):
-        params = 0.01 * tf.random.stateless_normal((self.num_params,), fold_in(seed, 0))
+        params = 0.01 * normal((self.num_params,), fold_in(seed, 0))
         return params, ()
 
     def batch(self, seed, step, split="train"):
         images, labels = self.data(split)
-        index = tf.random.stateless_uniform(
-            (self.batch_size,), fold_in(seed, step), 0, tf.shape(labels)[0], tf.int32
-        )
-        return tf.cast(tf.gather(images, index), tf.float32) / 255.0, tf.gather(labels, index)
+        index = randint((self.batch_size,), fold_in(seed, step), ops.shape(labels)[0])
+        images = ops.take(images, index, axis=0)
+        return ops.cast(images, "float32") / 255.0, ops.take(labels, index, axis=0)
 
     def full_batch(self, split="train"):
         images, labels = self.data(split)
-        return tf.cast(images, tf.float32) / 255.0, labels
+        return ops.cast(images, "float32") / 255.0, labels
 
     def logits(self, params, images):
         x, offset = images, 0
         for i, (a, b) in enumerate(self.layer_shapes):
-            kernel = tf.reshape(params[offset : offset + a * b], (a, b))
+            kernel = ops.reshape(params[offset : offset + a * b], (a, b))
             bias = params[offset + a * b : offset + a * b + b]
             offset += a * b + b
-            x = tf.matmul(x, kernel) + bias
+            x = ops.matmul(x, kernel) + bias
             if i < len(self.layer_shapes) - 1:
                 x = ACTIVATIONS[self.activation](x)
         return x
 
     def loss(self, params, task, batch):
         images, labels = batch
-        return tf.reduce_mean(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels=labels, logits=self.logits(params, images)
-            )
-        )
+        logits = self.logits(params, images)
+        return ops.mean(ops.sparse_categorical_crossentropy(labels, logits, from_logits=True))
 
     def get_config(self):
         return {

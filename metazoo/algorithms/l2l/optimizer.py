@@ -7,8 +7,9 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from metazoo import backend
 from metazoo.algorithms.l2l.meta_trainer import L2LMetaTrainer
 from metazoo.algorithms.l2l.update_rule import UpdateRuleConfig, lstm_update
 from metazoo.presets import load_metadata
@@ -40,7 +41,8 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
             with XLA, also when the model's train step is not compiled: XLA
             fuses the gates' elementwise work, which sets the rule's cost
             on CPU (`benchmarks/l2l_step_cost.py`). Same result either way,
-            up to float rounding.
+            up to float rounding. TensorFlow and JAX; PyTorch runs the rule
+            as it is.
         **kwargs: the common Keras optimizer arguments (`clipnorm`, ...).
 
     Example:
@@ -98,10 +100,10 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
 
         def rule(gradient, state):
             # Constants made inside: the function may be traced in any graph.
-            params = {k: tf.constant(v) for k, v in meta_params.items()}
+            params = {k: ops.convert_to_tensor(v) for k, v in meta_params.items()}
             return lstm_update(gradient, state, params, config)
 
-        self._rule = tf.function(rule, jit_compile=True) if self.jit_compile else rule
+        self._rule = backend.jit(rule) if self.jit_compile else rule
         self._lstm_states = []
         for var in var_list:
             prefix = getattr(var, "path", var.name).replace("/", "_")
@@ -116,12 +118,12 @@ class LearnedOptimizer(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         state = self._lstm_states[self._get_variable_index(variable)]
-        gradient = tf.convert_to_tensor(gradient)  # IndexedSlices -> dense
-        update, new_state = self._rule(tf.cast(gradient, tf.float32), tuple(s.value for s in state))
+        gradient = ops.cast(ops.convert_to_tensor(gradient), "float32")
+        update, new_state = self._rule(gradient, tuple(s.value for s in state))
         for var, value in zip(state, new_state, strict=True):
             self.assign(var, value)
-        lr = tf.cast(learning_rate, variable.dtype)
-        self.assign_add(variable, lr * tf.cast(update, variable.dtype))
+        lr = ops.cast(learning_rate, variable.dtype)
+        self.assign_add(variable, lr * ops.cast(update, variable.dtype))
 
     def get_config(self):
         config = super().get_config()

@@ -18,8 +18,9 @@ import dataclasses
 import math
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from metazoo.backend import matmul_transposed
 from metazoo.checks import check_int
 
 PREPROCESSINGS = ("log_sign", "none")
@@ -112,15 +113,13 @@ def init_meta_params(config: UpdateRuleConfig, seed: int = 0) -> dict[str, np.nd
     return params
 
 
-def init_state(
-    config: UpdateRuleConfig, num_coordinates: int, dtype=tf.float32
-) -> tuple[tf.Tensor, ...]:
+def init_state(config: UpdateRuleConfig, num_coordinates: int, dtype="float32") -> tuple:
     """Zero LSTM state: `(h_0, c_0, ..., h_{L-1}, c_{L-1})`, each `[hidden_units, n]`."""
     shape = (config.hidden_units, num_coordinates)
-    return tuple(tf.zeros(shape, dtype) for _ in range(2 * config.num_layers))
+    return tuple(ops.zeros(shape, dtype) for _ in range(2 * config.num_layers))
 
 
-def preprocess_gradient(gradient: tf.Tensor, p: float = 10.0, axis: int = -1) -> tf.Tensor:
+def preprocess_gradient(gradient, p: float = 10.0, axis: int = -1):
     """The paper's log/sign preprocessing: `[...] -> [..., 2]` (the new axis at `axis`).
 
     `(log|g| / p, sign g)` where `|g| >= e^-p`, else `(-1, e^p g)`: both
@@ -128,54 +127,51 @@ def preprocess_gradient(gradient: tf.Tensor, p: float = 10.0, axis: int = -1) ->
     everywhere, `g = 0` included (the log only ever sees a safe input).
 
     Args:
-        gradient: tf.Tensor. Any shape, float.
+        gradient: tensor. Any shape, float.
         p: float. Scale of the log (10 in the paper).
         axis: int. Where the two features go in the output.
 
     Example:
     ```python
-    preprocess_gradient(tf.constant([0.0, -0.1]))  # [[-1, 0], [-0.2303, -1]]
+    preprocess_gradient(np.array([0.0, -0.1], "float32"))  # [[-1, 0], [-0.2303, -1]]
     ```
 
     References:
         Andrychowicz et al., "Learning to learn by gradient descent by
         gradient descent", NeurIPS 2016, Appendix A.
     """
-    gradient = tf.convert_to_tensor(gradient)
-    magnitude = tf.abs(gradient)
+    gradient = ops.convert_to_tensor(gradient)
+    magnitude = ops.abs(gradient)
     large = magnitude >= math.exp(-p)
-    # tf.where before the log: the untaken branch must not be log(0), whose
-    # zero-times-infinite gradient would be NaN.
-    safe = tf.where(large, magnitude, tf.ones_like(magnitude))
-    log_part = tf.where(large, tf.math.log(safe) / p, -tf.ones_like(gradient))
-    sign_part = tf.where(large, tf.sign(gradient), gradient * math.exp(p))
-    return tf.stack([log_part, sign_part], axis=axis)
+    # `where` before the log: the untaken branch must not be log(0), whose
+    # zero-times-infinite gradient would be NaN (on every backend).
+    safe = ops.where(large, magnitude, ops.ones_like(magnitude))
+    log_part = ops.where(large, ops.log(safe) / p, -ops.ones_like(gradient))
+    sign_part = ops.where(large, ops.sign(gradient), gradient * math.exp(p))
+    return ops.stack([log_part, sign_part], axis=axis)
 
 
 def _lstm_layer(inputs, h, c, kernel, bias):
     # Coordinates on the last axis: gate slices are contiguous rows (no copies).
     units = h.shape[0]
-    z = tf.matmul(kernel, tf.concat([inputs, h], axis=0), transpose_a=True) + bias[:, None]
-    gates = tf.sigmoid(z[: 3 * units])
+    z = matmul_transposed(kernel, ops.concatenate([inputs, h], axis=0)) + bias[:, None]
+    gates = ops.sigmoid(z[: 3 * units])
     i, f, o = gates[:units], gates[units : 2 * units], gates[2 * units :]
-    c = f * c + i * tf.tanh(z[3 * units :])
-    h = o * tf.tanh(c)
+    c = f * c + i * ops.tanh(z[3 * units :])
+    h = o * ops.tanh(c)
     return h, c
 
 
 def lstm_update(
-    gradient: tf.Tensor,
-    state: tuple[tf.Tensor, ...],
-    meta_params: dict[str, tf.Tensor],
-    config: UpdateRuleConfig,
-) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
+    gradient, state: tuple, meta_params: dict, config: UpdateRuleConfig
+) -> tuple[object, tuple]:
     """One step of the coordinatewise LSTM optimizer: `(gradient, state) -> (update, state)`.
 
     The optimizee then takes `theta + update` (the update already points
     downhill once meta-trained; there is no minus sign or learning rate).
 
     Args:
-        gradient: tf.Tensor. The optimizee's gradient, any shape (`n` elements).
+        gradient: tensor. The optimizee's gradient, any shape (`n` elements).
         state: tuple. `(h_0, c_0, ..., h_{L-1}, c_{L-1})`, each
             `[hidden_units, n]`, from `init_state` or the previous call.
         meta_params: dict. Name -> tensor, as from `init_meta_params`.
@@ -188,7 +184,7 @@ def lstm_update(
     ```python
     config = UpdateRuleConfig()
     params = init_meta_params(config)
-    grad = tf.constant([0.5, -1e-6])
+    grad = np.array([0.5, -1e-6], "float32")
     update, state = lstm_update(grad, init_state(config, 2), params, config)
     ```
 
@@ -196,18 +192,19 @@ def lstm_update(
         Andrychowicz et al., "Learning to learn by gradient descent by
         gradient descent", NeurIPS 2016, Section 2.1.
     """
-    gradient = tf.convert_to_tensor(gradient)
+    gradient = ops.convert_to_tensor(gradient)
     if len(state) != 2 * config.num_layers:
         raise ValueError(
             f"state must hold h and c of {config.num_layers} layers "
             f"({2 * config.num_layers} tensors). Received: {len(state)}"
         )
-    flat = tf.reshape(gradient, [1, -1])
+    meta_params = {name: ops.convert_to_tensor(value) for name, value in meta_params.items()}
+    flat = ops.reshape(gradient, (1, -1))
     if config.preprocess == "log_sign":
         x = preprocess_gradient(flat[0], config.p, axis=0)
     else:
         x = flat
-    x = tf.cast(x, state[0].dtype)
+    x = ops.cast(x, state[0].dtype)
     new_state = []
     for layer in range(config.num_layers):
         h, c = _lstm_layer(
@@ -219,6 +216,6 @@ def lstm_update(
         )
         new_state += [h, c]
         x = h
-    out = tf.matmul(meta_params["output/kernel"], x, transpose_a=True) + meta_params["output/bias"]
-    update = config.output_scale * tf.reshape(out, tf.shape(gradient))
-    return tf.cast(update, gradient.dtype), tuple(new_state)
+    out = matmul_transposed(meta_params["output/kernel"], x) + meta_params["output/bias"]
+    update = config.output_scale * ops.reshape(out, ops.shape(gradient))
+    return ops.cast(update, gradient.dtype), tuple(new_state)
