@@ -1,15 +1,15 @@
-"""metazoo: the meta-learning model zoo for Keras 3 / TensorFlow.
+"""metazoo: the meta-learning model zoo for Keras 3 (TensorFlow, JAX, PyTorch).
 
 Example:
 ```python
 import metazoo
 model = metazoo.load("protonet_omniglot")
 episodes = metazoo.omniglot_episodes("test", ways=5, shots=1, queries=15)
-model.evaluate(episodes.take(100))
+model.evaluate(episodes, steps=100)
 ```
 
 Submodules and the names below are imported on first use, so `import
-metazoo` (and `metazoo list`) does not start TensorFlow.
+metazoo` (and `metazoo list`) starts no backend.
 """
 
 import importlib
