@@ -1,4 +1,4 @@
-"""The step-cost benchmark runs (a few steps; the figures themselves are in docs/l2l.md)."""
+"""The benchmarks run (a few steps; the figures themselves are in docs/l2l.md, docs/maml.md)."""
 
 import importlib.util
 import sys
@@ -88,3 +88,17 @@ def test_maml_step_cost_runs_each_backend_in_a_worker_process(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| backend | variant | s/step | x first order |")
     assert lines[-1].startswith('{"benchmark": "maml_step_cost"')
+
+
+@pytest.mark.data
+def test_recipe_step_cost_times_a_recipe_as_its_options_describe_it(data_dir, capsys):
+    benchmark = load_benchmark("recipe_step_cost")
+    spec = "reptile --filters 2 --meta-batch 2 --shots 2 --inner-steps 1 --steps 40"
+    argv = [spec, "--steps", "1", "--rounds", "2", "--warmup", "1", "--data-dir", str(data_dir)]
+    result = benchmark.main(argv)
+    row = result["recipes"][spec]
+    assert row["total_steps"] == 40 and len(row["all_seconds"]) == 2 and row["seconds"] > 0
+    assert row["hours"] == pytest.approx(row["seconds"] * 40 / 3600, abs=0.006)  # rounded to 0.01 h
+    assert '"benchmark": "recipe_step_cost"' in capsys.readouterr().out.splitlines()[-1]
+    with pytest.raises(SystemExit):
+        benchmark.main(["reptile --no-such-option"])
