@@ -24,6 +24,7 @@ TRAIN_RECIPES = {
     "siamese": "metazoo.recipes.siamese",
     "meta_lstm": "metazoo.recipes.meta_lstm",
     "maml": "metazoo.recipes.maml",
+    "reptile": "metazoo.recipes.reptile",
 }
 
 

@@ -1,4 +1,4 @@
-"""The step-cost benchmark runs (a few steps; the figures themselves are in docs/l2l.md)."""
+"""The benchmarks run (a few steps; the figures themselves are in docs/l2l.md, docs/maml.md)."""
 
 import importlib.util
 import sys
@@ -125,3 +125,16 @@ def test_gpu_check_refuses_bad_settings(capsys):
         benchmark.parse_args(["--steps", "0"])
     assert "--steps must be >= 1. Received: 0" in capsys.readouterr().err
     assert benchmark.parse_args(["--peak-tflops-fp32", "10"]).peak_tflops_fp32 == 10
+
+
+def test_recipe_step_cost_times_a_recipe_as_its_options_describe_it(data_dir, capsys):
+    benchmark = load_benchmark("recipe_step_cost")
+    spec = "reptile --filters 2 --meta-batch 2 --shots 2 --inner-steps 1 --steps 40"
+    argv = [spec, "--steps", "1", "--rounds", "2", "--warmup", "1", "--data-dir", str(data_dir)]
+    result = benchmark.main(argv)
+    row = result["recipes"][spec]
+    assert row["total_steps"] == 40 and len(row["all_seconds"]) == 2 and row["seconds"] > 0
+    assert row["hours"] == pytest.approx(row["seconds"] * 40 / 3600, abs=0.006)  # rounded to 0.01 h
+    assert '"benchmark": "recipe_step_cost"' in capsys.readouterr().out.splitlines()[-1]
+    with pytest.raises(SystemExit):
+        benchmark.main(["reptile --no-such-option"])

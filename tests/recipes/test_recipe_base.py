@@ -11,9 +11,10 @@ from metazoo.recipes.l2l import L2LRecipe
 from metazoo.recipes.maml import MAMLRecipe
 from metazoo.recipes.meta_lstm import MetaLSTMRecipe
 from metazoo.recipes.protonet import ProtoNetRecipe
+from metazoo.recipes.reptile import ReptileRecipe
 from metazoo.recipes.siamese import SiameseRecipe
 
-RECIPES = [ProtoNetRecipe, SiameseRecipe, MetaLSTMRecipe, L2LRecipe, MAMLRecipe]
+RECIPES = [ProtoNetRecipe, SiameseRecipe, MetaLSTMRecipe, L2LRecipe, MAMLRecipe, ReptileRecipe]
 
 
 def parse(recipe: type[Recipe], argv: list[str]) -> argparse.Namespace:
@@ -36,6 +37,7 @@ def test_the_recorded_command_parses_back_to_the_same_recipe(recipe):
         MetaLSTMRecipe: dict(shots=5, inner_steps=2, decay_every=4, xla=True, second_order=True),
         L2LRecipe: dict(task="quadratic", unroll=5, epoch_steps=40, p=5.0, preprocess="none"),
         MAMLRecipe: dict(meta_batch=4, first_order=True, adapt="head", learn_inner_lr=True),
+        ReptileRecipe: dict(shots=2, inner_lr=0.05, final_learning_rate=1.0, eval_inner_steps=8),
     }[recipe]
     made = recipe(**changed)
     command = made.command("runs/x")
@@ -74,6 +76,10 @@ def test_command_writes_valued_settings_then_flags_and_leaves_out_none():
         (lambda: L2LRecipe(epoch_steps=7), "multiple of horizon // unroll = 5"),
         (lambda: L2LRecipe(task="cifar"), "task must be one of"),
         (lambda: ProtoNetRecipe(learning_rate=-1.0), "learning_rate must be a number >= 0"),
+        (
+            lambda: ReptileRecipe(final_learning_rate=-0.5),
+            "final_learning_rate must be a number >= 0. Received: final_learning_rate=-0.5",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors_before_any_work(make, message):
