@@ -78,3 +78,24 @@ def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
         # Keras's torch backend seeds its generator from an int, not a tensor.
         seed = int(keras.ops.convert_to_numpy(keras.ops.sum(seed))) & 0xFFFFFFFF
     return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
+
+
+def matmul(a, b):
+    """`keras.ops.matmul`, except that float64 stays float64 on PyTorch.
+
+    Keras's PyTorch matmul follows JAX's default type promotion (64-bit off)
+    and computes float64 products in float32, too coarse for float64
+    gradient checks; here two float64 tensors are multiplied in float64.
+
+    Example:
+    ```python
+    matmul(np.ones((2, 3)), np.ones((3, 4))).shape  # (2, 4)
+    ```
+    """
+    if keras.config.backend() == "torch":
+        import torch
+
+        a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+        if a.dtype == b.dtype == torch.float64:
+            return torch.matmul(a, b)
+    return keras.ops.matmul(a, b)
