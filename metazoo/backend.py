@@ -99,3 +99,28 @@ def matmul(a, b):
         if a.dtype == b.dtype == torch.float64:
             return torch.matmul(a, b)
     return keras.ops.matmul(a, b)
+
+
+def graph_assert_less(x, limit: int, message: str):
+    """`x`, checked to be `< limit` when a TensorFlow graph runs; unchanged elsewhere.
+
+    Eager values are for the caller to check, with a `ValueError` (as
+    `FewShotClassifier.check_inputs` does). A TensorFlow graph (`fit`,
+    `predict`) has no values yet, so there the check is an assertion op that
+    raises `InvalidArgumentError` with `message` when it runs. A JAX trace
+    cannot raise on values, and PyTorch runs eagerly: `x` comes back as is.
+
+    Example:
+    ```python
+    labels = graph_assert_less(labels, 5, "labels must be < 5")
+    ```
+    """
+    if keras.config.backend() != "tensorflow":
+        return x
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return x
+    check = tf.debugging.assert_less(x, tf.constant(limit, x.dtype), message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
