@@ -124,3 +124,24 @@ def graph_assert_less(x, limit: int, message: str):
     check = tf.debugging.assert_less(x, tf.constant(limit, x.dtype), message=message)
     with tf.control_dependencies([check]):
         return tf.identity(x)
+
+
+def split_at(x, indices: list[int]):
+    """`keras.ops.split(x, indices)` along the first axis, at static Python indices.
+
+    On PyTorch this is `torch.split` by sizes: Keras's torch `split` turns
+    the indices into a tensor and back, which fails on the meta device of
+    Keras's shape inference.
+
+    Example:
+    ```python
+    split_at(np.arange(5), [2])  # [[0, 1], [2, 3, 4]]
+    ```
+    """
+    if keras.config.backend() == "torch":
+        import torch
+
+        x = keras.ops.convert_to_tensor(x)
+        sizes = [b - a for a, b in zip([0, *indices], [*indices, x.shape[0]], strict=True)]
+        return list(torch.split(x, sizes, dim=0))
+    return keras.ops.split(x, indices)

@@ -23,7 +23,7 @@ from metazoo.algorithms.inner_loop import (
     inner_loop,
     map_episodes,
 )
-from metazoo.backend import graph_assert_less
+from metazoo.backend import graph_assert_less, split_at
 from metazoo.checks import check_int
 from metazoo.networks.conv4 import Conv4
 
@@ -281,7 +281,7 @@ class MetaLSTM(FewShotClassifier):
 
     def learner_logits(self, params, images):
         """The learner's logits `[n, ways]` on `images` with flat parameters `params`."""
-        pieces = ops.split(params, self._split_points)  # its gradient is one concat
+        pieces = split_at(params, self._split_points)  # its gradient is one concat
         weights = [ops.reshape(w, s) for w, s in zip(pieces, self._shapes, strict=True)]
         return self.learner.forward(weights, images)
 
