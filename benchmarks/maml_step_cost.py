@@ -1,4 +1,4 @@
-"""Seconds and peak memory per MAML meta-step (second order, first order, ANIL) on TF and JAX.
+"""Seconds and peak memory per MAML meta-step (second order, first order, ANIL) on TF, JAX, PyTorch.
 
 One step = one `fit` step of `MAML` (Finn et al.'s conv learner, 64 filters,
 28x28) on a meta-batch of `--meta-batch` 5-way 1-shot episodes with 1 query
@@ -6,7 +6,7 @@ per class (as the recipe trains), each adapted with
 `--inner-steps` SGD steps of 0.4. Variants: `second_order` (MAML, exact
 meta-gradient), `first_order` (FOMAML), `anil` (`adapt="head"`, second
 order). Each compiles with `MAML.compile()`'s defaults (`jit_compile="auto"`:
-XLA on JAX, none on a CPU-only TensorFlow).
+XLA on JAX, none on a CPU-only TensorFlow, eager PyTorch).
 
 Every (backend, variant) pair runs in a fresh worker process of its own
 (Keras fixes its backend per process, and the process's peak memory is then
@@ -17,13 +17,13 @@ jobs hits all alike; the figure is the median over rounds of the seconds
 per step.
 
 Memory is the worker's `ru_maxrss`: the peak resident set of a process that
-imported Keras (TensorFlow, and JAX for JAX), built the episodes and the
+imported Keras (TensorFlow, and JAX or PyTorch for those), built the episodes and the
 model, traced or compiled the step and ran it. `added` is that peak minus
 the high-water mark just before the first step: what tracing/compilation
 and the steps themselves added.
 
     python benchmarks/maml_step_cost.py [--steps 5] [--repeats 5] [--inner-steps 5]
-        [--meta-batch 4] [--backends tensorflow jax] [--omniglot] [--data-dir DIR]
+        [--meta-batch 4] [--backends tensorflow jax torch] [--omniglot] [--data-dir DIR]
     python benchmarks/maml_step_cost.py --quick   # tiny shapes, few steps: for tests
 
 The episodes are drawn by `episodes_from_array` from seeded random images
@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
 VARIANTS = {
     "second_order": dict(first_order=False, adapt="all"),
     "first_order": dict(first_order=True, adapt="all"),

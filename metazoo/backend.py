@@ -249,3 +249,70 @@ def matmul_transposed(a, b):
 
         return tf.matmul(a, b, transpose_a=True)
     return keras.ops.matmul(keras.ops.transpose(a), b)
+
+
+def matmul(a, b):
+    """`keras.ops.matmul`, except that float64 stays float64 on PyTorch.
+
+    Keras's PyTorch matmul follows JAX's default type promotion (64-bit off)
+    and computes float64 products in float32, too coarse for float64
+    gradient checks; here two float64 tensors are multiplied in float64.
+
+    Example:
+    ```python
+    matmul(np.ones((2, 3)), np.ones((3, 4))).shape  # (2, 4)
+    ```
+    """
+    if keras.config.backend() == "torch":
+        import torch
+
+        a, b = keras.ops.convert_to_tensor(a), keras.ops.convert_to_tensor(b)
+        if a.dtype == b.dtype == torch.float64:
+            return torch.matmul(a, b)
+    return keras.ops.matmul(a, b)
+
+
+def graph_assert_less(x, limit: int, message: str):
+    """`x`, checked to be `< limit` when a TensorFlow graph runs; unchanged elsewhere.
+
+    Eager values are for the caller to check, with a `ValueError` (as
+    `FewShotClassifier.check_inputs` does). A TensorFlow graph (`fit`,
+    `predict`) has no values yet, so there the check is an assertion op that
+    raises `InvalidArgumentError` with `message` when it runs. A JAX trace
+    cannot raise on values, and PyTorch runs eagerly: `x` comes back as is.
+
+    Example:
+    ```python
+    labels = graph_assert_less(labels, 5, "labels must be < 5")
+    ```
+    """
+    if keras.config.backend() != "tensorflow":
+        return x
+    import tensorflow as tf
+
+    if tf.executing_eagerly():
+        return x
+    check = tf.debugging.assert_less(x, tf.constant(limit, x.dtype), message=message)
+    with tf.control_dependencies([check]):
+        return tf.identity(x)
+
+
+def split_at(x, indices: list[int]):
+    """`keras.ops.split(x, indices)` along the first axis, at static Python indices.
+
+    On PyTorch this is `torch.split` by sizes: Keras's torch `split` turns
+    the indices into a tensor and back, which fails on the meta device of
+    Keras's shape inference.
+
+    Example:
+    ```python
+    split_at(np.arange(5), [2])  # [[0, 1], [2, 3, 4]]
+    ```
+    """
+    if keras.config.backend() == "torch":
+        import torch
+
+        x = keras.ops.convert_to_tensor(x)
+        sizes = [b - a for a, b in zip([0, *indices], [*indices, x.shape[0]], strict=True)]
+        return list(torch.split(x, sizes, dim=0))
+    return keras.ops.split(x, indices)

@@ -73,18 +73,19 @@ def test_lake_step_cost_times_both_recipes(data_dir, capsys):
 
 
 def test_maml_step_cost_runs_each_backend_in_a_worker_process(capsys):
-    # --quick: tiny shapes and random images, no data. One variant keeps it to two workers
+    # --quick: tiny shapes and random images, no data. One variant keeps it to three workers
     # (the variants differ only in MAML's options, which tests/algorithms/test_maml.py covers).
     benchmark = load_benchmark("maml_step_cost")
     result = benchmark.main(["--quick", "--variants", "first_order"])
-    names = ["tensorflow/first_order", "jax/first_order"]
+    names = ["tensorflow/first_order", "jax/first_order", "torch/first_order"]
     assert list(result["seconds_per_step"]) == names
     assert all(len(result["all_seconds"][name]) == 2 for name in names)
     assert all(value > 0 for value in result["seconds_per_step"].values())
     memory = result["memory"]
     assert all(memory[n]["peak_rss_mib"] >= memory[n]["before_mib"] > 0 for n in names)
-    # Keras's "auto": XLA on JAX, none on a CPU-only TensorFlow; each worker ran its backend.
-    assert [memory[name]["jit_compile"] for name in names] == [False, True]
+    # Keras's "auto": XLA on JAX, none on a CPU-only TensorFlow or on PyTorch; each worker
+    # ran its backend.
+    assert [memory[name]["jit_compile"] for name in names] == [False, True, False]
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| backend | variant | s/step | x first order |")
     assert lines[-1].startswith('{"benchmark": "maml_step_cost"')

@@ -74,6 +74,21 @@ def check_episode(inputs) -> None:
     check_images(query, "query_images")
 
 
+def check_labels_fit_head(inputs, ways: int) -> None:
+    """Raises `ValueError` if an eager episode has a support label outside `0..ways-1`.
+
+    For models whose head has `ways` units: such a label would have no logit.
+    Symbolic inputs pass unchecked.
+    """
+    if isinstance(inputs, (tuple, list)) and len(inputs) == 3 and has_values(inputs[1]):
+        labels = keras.ops.convert_to_numpy(inputs[1])
+        if labels.size and (labels.min() < 0 or labels.max() >= ways):
+            raise ValueError(
+                f"support_labels must be in 0..{ways - 1} (ways={ways}, the "
+                f"head's size). Received: labels in [{labels.min()}, {labels.max()}]"
+            )
+
+
 def unpack_episode(inputs):
     """Returns `(support, support_labels, query, batched)` with a leading episode axis.
 

@@ -8,7 +8,8 @@ of `metazoo.algorithms.learners` (re-exported here):
   backends differ. Nested `tf.GradientTape` on TensorFlow (an enclosing tape
   records it, so second-order gradients flow), `jax.value_and_grad` on JAX
   (it composes with the outer `jax.value_and_grad` of Keras's stateless
-  train step), `torch.autograd.grad` on PyTorch (written, not yet tested).
+  train step), `torch.autograd.grad` on PyTorch (with `create_graph`, so the
+  `loss.backward()` of Keras's torch train step gets the second-order terms).
 - `inner_loop(loss_fn, params, update, steps)`: the inner loop for any
   update rule `update(params, grads, loss, state)`, first order or exact.
   `adapt(...)` is it with SGD steps (fixed or per-tensor learnable step
@@ -77,13 +78,31 @@ def value_and_grad(
         if not create_graph:
             grads = [jax.lax.stop_gradient(g) for g in grads]
         return loss, grads
-    if backend == "torch":  # Untested so far.
+    if backend == "torch":
         import torch
 
-        params = [ops.convert_to_tensor(p) for p in params]
-        params = [p if p.requires_grad else p.detach().requires_grad_(True) for p in params]
-        loss = loss_fn(params)
-        grads = torch.autograd.grad(loss, params, create_graph=create_graph, allow_unused=True)
+        # Keras's torch evaluate/predict run under `no_grad`; the inner loop needs
+        # gradients there too. In training an outer `loss.backward()` follows.
+        with torch.enable_grad():
+            params = [ops.convert_to_tensor(p) for p in params]
+            # A fresh node per tensor: each gradient is then the partial derivative,
+            # as on TF and JAX, even where one tensor of `params` depends on another.
+            params = [
+                p.view_as(p) if p.requires_grad else p.detach().requires_grad_(True) for p in params
+            ]
+            loss = loss_fn(params)
+            if loss.device.type == "meta":
+                # Keras's shape inference runs `call` on the meta device, where
+                # Keras's ops record no graph; the gradients' shapes are all it needs.
+                return loss, [torch.zeros_like(p) for p in params]
+            grads = torch.autograd.grad(
+                loss,
+                params,
+                create_graph=create_graph,
+                # The outer backward may still need this graph (first order too).
+                retain_graph=True,
+                allow_unused=True,
+            )
         pairs = zip(params, grads, strict=True)
         grads = [torch.zeros_like(p) if g is None else g for p, g in pairs]
         return loss, grads

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import keras
 from keras import ops
 
+from metazoo.backend import matmul
+
 ACTIVATIONS = ("relu", "softplus", "tanh", "elu", "gelu", "silu")
 
 
@@ -143,7 +145,7 @@ class ConvLearner:
         nothing: batch norm uses batch statistics in both modes.
         """
         kernel, bias = params[-2:]
-        return ops.matmul(self.features(params, images), kernel) + bias
+        return matmul(self.features(params, images), kernel) + bias
 
 
 class SequentialLearner:

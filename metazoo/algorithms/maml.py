@@ -8,7 +8,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from metazoo.algorithms.base import FewShotClassifier, has_values
+from metazoo.algorithms.base import FewShotClassifier, check_labels_fit_head
 from metazoo.algorithms.inner_loop import ACTIVATIONS, ConvLearner, adapt, map_episodes
 from metazoo.checks import check_int
 
@@ -135,13 +135,7 @@ class MAML(FewShotClassifier):
 
     def check_inputs(self, inputs) -> None:
         super().check_inputs(inputs)
-        if isinstance(inputs, (tuple, list)) and len(inputs) == 3 and has_values(inputs[1]):
-            labels = np.asarray(inputs[1])
-            if labels.size and (labels.min() < 0 or labels.max() >= self.ways):
-                raise ValueError(
-                    f"support_labels must be in 0..{self.ways - 1} (ways={self.ways}, the "
-                    f"head's size). Received: labels in [{labels.min()}, {labels.max()}]"
-                )
+        check_labels_fit_head(inputs, self.ways)
 
     def adapt_parameters(self, support, support_labels, training: bool = False) -> list:
         """One episode's adapted weights: the inner loop from the learned initialization.

@@ -3,10 +3,9 @@
 The learner's forward pass, its loss gradient and the inner loop are the
 shared core's (`metazoo.algorithms.inner_loop`: `SequentialLearner`,
 `cross_entropy`, `value_and_grad`, `inner_loop`); the LSTM cell is the
-update rule handed to `inner_loop`. TensorFlow remains in the cell (its
-gradient preprocessing, `preprocess_gradient`, is TensorFlow's), in the
-support-set ordering (`_round_robin`, `tf.gather`) and in the label check
-(`tf.debugging.assert_less`, so a graph raises on bad labels).
+update rule handed to `inner_loop`. Everything here is `keras.ops`, so it
+runs on TensorFlow, JAX and PyTorch; the label check inside a TensorFlow
+graph is `metazoo.backend.graph_assert_less`.
 """
 
 from __future__ import annotations
@@ -15,17 +14,16 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from metazoo.algorithms.base import FewShotClassifier
+from metazoo.algorithms.base import FewShotClassifier, check_labels_fit_head
 from metazoo.algorithms.inner_loop import (
     SequentialLearner,
     cross_entropy,
     inner_loop,
     map_episodes,
 )
-from metazoo.algorithms.l2l.update_rule import preprocess_gradient
+from metazoo.backend import graph_assert_less, split_at
 from metazoo.checks import check_int
 from metazoo.networks.conv4 import Conv4
 
@@ -34,12 +32,27 @@ def _uniform(low: float, high: float):
     return keras.initializers.RandomUniform(low, high)
 
 
+def preprocess(x, p: float = 10.0, axis: int = -1):
+    """The log/sign preprocessing of `metazoo.algorithms.l2l.preprocess_gradient`, in `keras.ops`.
+
+    `(log|x| / p, sign x)` where `|x| >= e^-p`, else `(-1, e^p x)`, stacked
+    at `axis`; its gradient is finite everywhere, `x = 0` included.
+    """
+    magnitude = ops.abs(x)
+    large = magnitude >= math.exp(-p)
+    # `where` before the log: an untaken log(0) would still make the gradient NaN.
+    safe = ops.where(large, magnitude, ops.ones_like(magnitude))
+    log_part = ops.where(large, ops.log(safe) / p, -ops.ones_like(x))
+    sign_part = ops.where(large, ops.sign(x), x * math.exp(p))
+    return ops.stack([log_part, sign_part], axis=axis)
+
+
 @keras.saving.register_keras_serializable(package="metazoo")
 class MetaLSTMCell(keras.layers.Layer):
     """One meta-learner step: the learner's parameters are the LSTM cell state.
 
     Per coordinate (weights shared across all coordinates), with `x_t` the
-    gradient and loss (log/sign preprocessed by
+    gradient and loss (log/sign preprocessed by `preprocess`, as
     `metazoo.algorithms.l2l.preprocess_gradient`, safe at 0), passed through a
     first, ordinary LSTM of `hidden_units` (the paper's two-layer
     meta-learner):
@@ -99,41 +112,40 @@ class MetaLSTMCell(keras.layers.Layer):
         self.input_bias = self.add_weight((1,), _uniform(-5.0, -4.0), name="input_bias")
         self.built = True
 
-    def initial_state(self, params: tf.Tensor) -> dict:
+    def initial_state(self, params) -> dict:
         """Zero state for flat parameters `params` `[n]`: previous gates (and LSTM) at 0.
 
         `forget` and `input` are `[n]`; the first LSTM's `h` and `c` are
         `[hidden_units, n]`.
         """
-        zeros = tf.zeros_like(params)
+        params = ops.convert_to_tensor(params)
+        zeros = ops.zeros_like(params)
         state = {"forget": zeros, "input": zeros}
         if self.hidden_units:
-            hidden = tf.zeros([self.hidden_units, tf.shape(params)[0]], params.dtype)
+            hidden = ops.zeros((self.hidden_units, ops.shape(params)[0]), params.dtype)
             state.update(h=hidden, c=hidden)
         return state
 
     def call(self, grad, loss, params, state):
         # Coordinates go last, so gate slices are contiguous rows (no copies);
         # the loss is the same for every coordinate and enters as a bias.
+        params = ops.convert_to_tensor(params)
         dtype = params.dtype
-        grad = tf.cast(grad, dtype)
-        grad_features = preprocess_gradient(grad, self.p, axis=0)  # [2, n]
-        loss_features = preprocess_gradient(tf.cast(loss, dtype), self.p)[:, None]  # [2, 1]
+        grad = ops.cast(grad, dtype)
+        grad_features = preprocess(grad, self.p, axis=0)  # [2, n]
+        loss_features = preprocess(ops.cast(loss, dtype), self.p)[:, None]  # [2, 1]
         new_state = {}
         if self.hidden_units:
             units = self.hidden_units
-            kernel = self.lstm_kernel
+            kernel = ops.convert_to_tensor(self.lstm_kernel)
             z = (
-                tf.matmul(kernel[:2], grad_features, transpose_a=True)
-                + tf.matmul(kernel[4:], state["h"], transpose_a=True)
-                + (
-                    tf.matmul(kernel[2:4], loss_features, transpose_a=True)
-                    + self.lstm_bias[:, None]
-                )
+                _matmul_t(kernel[:2], grad_features)
+                + _matmul_t(kernel[4:], state["h"])
+                + (_matmul_t(kernel[2:4], loss_features) + self.lstm_bias[:, None])
             )  # [4 * units, n]
-            i, f, g, o = tf.split(z, 4, axis=0)  # its gradient is a concat, not 4 pads
-            c = tf.sigmoid(f) * state["c"] + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
+            i, f, g, o = ops.split(z, 4, axis=0)  # its gradient is a concat, not 4 pads
+            c = ops.sigmoid(f) * state["c"] + ops.sigmoid(i) * ops.tanh(g)
+            h = ops.sigmoid(o) * ops.tanh(c)
             new_state.update(h=h, c=c)
             features, rows = h, units
         else:
@@ -141,10 +153,11 @@ class MetaLSTMCell(keras.layers.Layer):
 
         def gate(kernel, bias, previous):
             # kernel rows: [features (or grad, loss), parameter, previous gate].
-            z = tf.matmul(kernel[:rows], features, transpose_a=True)[0]
+            kernel = ops.convert_to_tensor(kernel)
+            z = _matmul_t(kernel[:rows], features)[0]
             if not self.hidden_units:
-                z += tf.reduce_sum(kernel[2:4, 0] * loss_features[:, 0])
-            return tf.sigmoid(z + kernel[-2, 0] * params + kernel[-1, 0] * previous + bias)
+                z += ops.sum(kernel[2:4, 0] * loss_features[:, 0])
+            return ops.sigmoid(z + kernel[-2, 0] * params + kernel[-1, 0] * previous + bias)
 
         forget = gate(self.forget_kernel, self.forget_bias, state["forget"])
         inputs = gate(self.input_kernel, self.input_bias, state["input"])
@@ -155,11 +168,18 @@ class MetaLSTMCell(keras.layers.Layer):
         return {**super().get_config(), "hidden_units": self.hidden_units, "p": self.p}
 
 
-def _round_robin(labels: tf.Tensor, ways: int) -> tf.Tensor:
+def _matmul_t(a, b):
+    """`a^T b` (TensorFlow folds the transpose into its matmul: the same bits)."""
+    return ops.matmul(ops.transpose(a), b)
+
+
+def _round_robin(labels, ways: int):
     """Order of the support set that cycles through the classes (support is class-major)."""
-    one_hot = tf.one_hot(labels, ways, dtype=tf.int32)
-    rank_in_class = tf.reduce_sum(tf.cumsum(one_hot, axis=0) * one_hot, axis=-1)
-    return tf.argsort(rank_in_class, stable=True)
+    one_hot = ops.one_hot(labels, ways, dtype="int32")
+    rank_in_class = ops.sum(ops.cumsum(one_hot, axis=0) * one_hot, axis=-1)
+    # Ties broken by position, so the order needs no stable sort (PyTorch's is not).
+    count = ops.shape(labels)[0]
+    return ops.argsort(rank_in_class * count + ops.arange(count, dtype="int32"))
 
 
 @keras.saving.register_keras_serializable(package="metazoo")
@@ -247,11 +267,8 @@ class MetaLSTM(FewShotClassifier):
     @property
     def learner_layers(self) -> list:
         """The learner's layers in order: the backbone's, then the head."""
-        return [
-            layer
-            for layer in self.backbone.layers
-            if not isinstance(layer, keras.layers.InputLayer)
-        ] + [self.head]
+        body = [x for x in self.backbone.layers if not isinstance(x, keras.layers.InputLayer)]
+        return body + [self.head]
 
     @property
     def learner_variables(self) -> list:
@@ -264,7 +281,7 @@ class MetaLSTM(FewShotClassifier):
 
     def learner_logits(self, params, images):
         """The learner's logits `[n, ways]` on `images` with flat parameters `params`."""
-        pieces = ops.split(params, self._split_points)  # its gradient is one concat
+        pieces = split_at(params, self._split_points)  # its gradient is one concat
         weights = [ops.reshape(w, s) for w, s in zip(pieces, self._shapes, strict=True)]
         return self.learner.forward(weights, images)
 
@@ -275,10 +292,10 @@ class MetaLSTM(FewShotClassifier):
         if size is None or (static is not None and size >= static):
             return lambda t: (support, labels)
         order = _round_robin(labels, self.ways)
-        support, labels = tf.gather(support, order), tf.gather(labels, order)
+        support, labels = ops.take(support, order, axis=0), ops.take(labels, order, axis=0)
         # Static sizes give static slices, which XLA needs.
         count = (
-            -(-static // size) if static is not None else (tf.shape(support)[0] + size - 1) // size
+            -(-static // size) if static is not None else (ops.shape(support)[0] + size - 1) // size
         )
 
         def batch(t):
@@ -287,7 +304,7 @@ class MetaLSTM(FewShotClassifier):
 
         return batch
 
-    def adapt(self, support, support_labels, trace: list | None = None) -> tf.Tensor:
+    def adapt(self, support, support_labels, trace: list | None = None):
         """Runs the inner loop on one episode's support set; returns the final parameters.
 
         Args:
@@ -308,14 +325,8 @@ class MetaLSTM(FewShotClassifier):
         def lstm_update(flat, grads, loss, state):
             params, state = self.cell(grads[0], loss, flat[0], state)
             if trace is not None:
-                trace.append(
-                    {
-                        "input_gate": state["input"],
-                        "forget_gate": state["forget"],
-                        "loss": loss,
-                        "parameters": params,
-                    }
-                )
+                gates = dict(input_gate=state["input"], forget_gate=state["forget"])
+                trace.append(dict(gates, loss=loss, parameters=params))
             return [params], state
 
         (params,), _ = inner_loop(
@@ -328,14 +339,16 @@ class MetaLSTM(FewShotClassifier):
         )
         return params
 
+    def check_inputs(self, inputs) -> None:
+        super().check_inputs(inputs)
+        check_labels_fit_head(inputs, self.ways)
+
     def episode_logits(self, support, support_labels, query, training=False):
-        check = tf.debugging.assert_less(
+        support_labels = graph_assert_less(
             support_labels,
-            tf.constant(self.ways, support_labels.dtype),
-            message=f"support_labels must be < ways={self.ways} (the head's size)",
+            self.ways,
+            f"support_labels must be < ways={self.ways} (the head's size)",
         )
-        with tf.control_dependencies([check] if check is not None else []):
-            support_labels = tf.identity(support_labels)
 
         def one(episode):
             images, labels, queries = episode

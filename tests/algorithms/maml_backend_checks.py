@@ -1,9 +1,9 @@
-"""MAML measurements on the current Keras backend, for tests that compare backends.
+"""MAML and Reptile measurements on the current Keras backend, for tests that compare backends.
 
 `python -m tests.algorithms.maml_backend_checks IN.npz OUT.npz [MODEL.keras]` (with
 `KERAS_BACKEND` set) reads a tiny episode batch and initial weights from
 `IN.npz`, and writes what `measure` returns to `OUT.npz`, so that a test
-under TensorFlow can check the JAX numbers too.
+under TensorFlow can check the JAX and PyTorch numbers too.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from metazoo.algorithms.inner_loop import cross_entropy, value_and_grad
 from metazoo.algorithms.maml import MAML
+from metazoo.algorithms.reptile import Reptile
 
 TINY = dict(ways=3, filters=3, image_shape=(8, 8, 1))
 # Exact (with Meta-SGD step sizes, so they are checked too), first order, ANIL.
@@ -60,9 +61,10 @@ def measure(inputs: dict, save_to: str | None = None) -> dict:
     central differences of the meta-loss along random directions, and the
     analytic first-order gradient (the query loss's gradient at the adapted
     weights, averaged over episodes). For the paper's float32 ReLU learner:
-    each episode's adapted weights and query logits; with `save_to`, that
-    model after one Adam step of `fit`, saved there as `.keras`, and its
-    logits.
+    each episode's adapted weights and query logits; `Reptile`'s weights
+    after one `fit` step (SGD 0.5) from the same start; with `save_to`, the
+    MAML model after one Adam step of `fit`, saved there as `.keras`, and
+    its logits.
     """
     x64 = tuple(np.asarray(inputs[k], "float64") for k in ("support", "query"))
     x64 = (x64[0], inputs["support_labels"], x64[1])
@@ -72,11 +74,15 @@ def measure(inputs: dict, save_to: str | None = None) -> dict:
         model = MAML(**TINY, **config, activation="softplus", dtype="float64")
         start = _weights(inputs, name)
         model.set_weights(start)
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
+        # Summed, and divided here: Keras's mean reduction divides in float32 on
+        # PyTorch (`ops.divide_no_nan`), too coarse for float64 finite differences.
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="sum", dtype="float64"
+        )
 
         def meta_loss(weights, model=model, loss=loss):
             model.set_weights(weights)
-            return float(loss(y, model.predict_on_batch(x64)))
+            return float(loss(y, model.predict_on_batch(x64))) / y.size
 
         for d in range(FD_DIRECTIONS):
             direction = [np.asarray(inputs[f"{name}_d{d}_{i}"]) for i in range(len(start))]
@@ -87,7 +93,7 @@ def measure(inputs: dict, save_to: str | None = None) -> dict:
         model.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
         model.train_on_batch(x64, y)
         for i, (before, after) in enumerate(zip(start, model.get_weights(), strict=True)):
-            out[f"{name}_grad{i}"] = before - after
+            out[f"{name}_grad{i}"] = (before - after) / y.size
         model.set_weights(start)
         # The analytic first-order gradient: d query loss / d adapted weights.
         sums = None
@@ -112,6 +118,12 @@ def measure(inputs: dict, save_to: str | None = None) -> dict:
         fast = model.adapt_parameters(x32[0][e], x32[1][e])
         for i, w in enumerate(fast):
             out[f"adapted{e}_{i}"] = keras.ops.convert_to_numpy(w)
+    reptile = Reptile(**TINY, inner_steps=2, inner_lr=0.3)
+    reptile.set_weights([w.astype("float32") for w in _weights(inputs, "first_order")])
+    reptile.compile(optimizer=keras.optimizers.SGD(0.5))
+    reptile.train_on_batch(x32, y)
+    for i, w in enumerate(reptile.get_weights()):
+        out[f"reptile{i}"] = w
     if save_to is not None:
         # A model trained (one Adam step) and saved here, for loading on another backend.
         model.compile()

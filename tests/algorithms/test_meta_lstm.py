@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from metazoo.algorithms.l2l.update_rule import preprocess_gradient
-from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell, _round_robin
+from metazoo.algorithms.meta_lstm import MetaLSTM, MetaLSTMCell, _round_robin, preprocess
 from metazoo.episodes import episodes_from_array
 from metazoo.evaluation import evaluate_episodes
 from metazoo.networks import Conv4
@@ -50,6 +50,12 @@ def test_preprocess_golden_values_and_finite_gradient_at_zero():
     grad = tape.gradient(out, x).numpy()
     assert np.all(np.isfinite(grad))
     assert grad[1] == pytest.approx(np.exp(10))  # d(e^p x)/dx at 0, not NaN
+    # The cell's keras.ops copy computes the same bits, and the same gradient.
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        ours = preprocess(x, p=10.0, axis=0)
+    np.testing.assert_array_equal(ours, tf.transpose(out))
+    np.testing.assert_array_equal(tape.gradient(ours, x), grad)
 
 
 def test_cell_step_golden_values():
@@ -244,5 +250,8 @@ def test_rejects_bad_arguments_and_labels(small_images):
         MetaLSTMCell(hidden_units=-1)
     model = tiny_meta_lstm(ways=3)
     (support, labels, query), _ = next(iter(episodes_from_array(small_images, 4, 1, 2)))
-    with pytest.raises(tf.errors.InvalidArgumentError, match="support_labels must be < ways=3"):
+    with pytest.raises(ValueError, match=r"support_labels must be in 0\.\.2 \(ways=3"):
         model((support, labels, query))
+    # In a TensorFlow graph the labels have no values yet: an assertion op checks them.
+    with pytest.raises(tf.errors.InvalidArgumentError, match="support_labels must be < ways=3"):
+        tf.function(lambda x: model(x))((support, labels, query))

@@ -1,0 +1,86 @@
+"""The MetaLSTM preset and `fit` on JAX and PyTorch, compared with TensorFlow on real episodes."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metazoo.episodes import omniglot_episodes
+from tests.algorithms import meta_lstm_backend_checks as checks
+
+ROOT = Path(__file__).resolve().parents[2]
+OTHER_BACKENDS = ("jax", "torch")
+# 12 inner steps of a learned optimizer on 5 support images: float32 rounding
+# in another backend's convolutions moves the logits (up to ~8) by up to ~6e-4.
+LOGITS_ATOL = 1e-3
+
+
+@pytest.fixture(scope="module")
+def measured(data_dir, tmp_path_factory) -> tuple[dict, dict]:
+    """Two 5-way 1-shot Omniglot test episodes built here (TF), measured on every backend."""
+    data = omniglot_episodes("test", 5, 1, 3, seed=1, batch_size=2, data_dir=data_dir / "omniglot")
+    (support, labels, query), query_labels = next(iter(data))
+    inputs = {"support": support.numpy(), "support_labels": labels.numpy(),
+              "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip
+    tmp = tmp_path_factory.mktemp("meta_lstm_backends")
+    np.savez(tmp / "in.npz", **inputs)
+    started = {
+        backend: subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.algorithms.meta_lstm_backend_checks",
+                tmp / "in.npz",
+                tmp / f"{backend}.npz",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for backend in OTHER_BACKENDS
+        if importlib.util.find_spec(backend) is not None
+    }
+    outs = {"tensorflow": checks.measure(inputs)}
+    for backend, process in started.items():
+        _, stderr = process.communicate()
+        assert process.returncode == 0, f"{backend}: {stderr.decode()[-3000:]}"
+        with np.load(tmp / f"{backend}.npz") as values:
+            outs[backend] = dict(values)
+    return inputs, outs
+
+
+@pytest.fixture(params=OTHER_BACKENDS)
+def other(request, measured) -> str:
+    if request.param not in measured[1]:
+        pytest.skip(f"{request.param} is not installed")
+    return request.param
+
+
+@pytest.mark.parametrize("name", checks.PRESETS)
+def test_preset_gives_the_query_logits_of_tensorflow(measured, other, name):
+    inputs, outs = measured
+    for key in (name, f"{name}_predict"):
+        expected, got = outs["tensorflow"][key], outs[other][key]
+        assert got.shape == expected.shape == (2, 15, 5)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=LOGITS_ATOL, err_msg=key)
+    np.testing.assert_array_equal(outs[other][name].argmax(-1), outs["tensorflow"][name].argmax(-1))
+    # The preset works: 5-way 1-shot, far above chance (0.2).
+    assert np.mean(outs[other][name].argmax(-1) == inputs["query_labels"]) > 0.6
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", *OTHER_BACKENDS])
+def test_tiny_fit_trains_the_cell_and_the_initialization(measured, backend):
+    outs = measured[1]
+    if backend not in outs:
+        pytest.skip(f"{backend} is not installed")
+    out = outs[backend]
+    assert np.all(np.isfinite(out["fit_loss"])) and len(out["fit_loss"]) == 2
+    moved = set(out["fit_moved"].tolist())
+    for name in ("forget_kernel", "input_kernel", "forget_bias", "input_bias", "lstm_kernel"):
+        assert f"meta_learner/{name}" in moved, (name, moved)
+    assert "head/kernel" in moved and "block0_conv/kernel" in moved, moved
