@@ -6,6 +6,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 python="${PYTHON:-$root/.venv/bin/python}"
+# Absolute: the checks below run from other folders (`make` passes .venv/bin/python).
+python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"
 : "${METAZOO_DATA_DIR:?set METAZOO_DATA_DIR to the folder with the Omniglot zips}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
