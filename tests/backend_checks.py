@@ -9,8 +9,6 @@ through `tf.data`, as metazoo's datasets are).
 
 from __future__ import annotations
 
-import sys
-
 import keras
 import numpy as np
 import tensorflow as tf  # the data pipeline's, on every backend
@@ -19,6 +17,7 @@ from metazoo.algorithms.augmentation import CenterInk, RandomAffine, affine_warp
 from metazoo.backend import has_values
 from metazoo.evaluation import evaluate_episodes, evaluate_pairs
 from metazoo.presets import load
+from tests.backend_runs import run_checks
 
 EMBEDDING_PRESETS = (
     "protonet_omniglot",
@@ -135,4 +134,4 @@ def measure(inputs: dict) -> dict:
 
 
 if __name__ == "__main__":
-    np.savez(sys.argv[1], **measure(episodes()))
+    run_checks(lambda: measure(episodes()))

@@ -1,11 +1,5 @@
 """metazoo.backend, and the embedding models and their presets on JAX (and PyTorch) as on TF."""
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
@@ -13,49 +7,26 @@ import tensorflow as tf
 
 from metazoo.backend import has_values, is_tf_dataset, stateless_uniform
 from tests import backend_checks as checks
+from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
 
-ROOT = Path(__file__).resolve().parents[1]
 # Query logits are negative squared distances of up to ~100 here; float32
 # convolutions that sum in another order differ by ~1e-6 of that.
 LOGITS_ATOL = 1e-4
-# Compared with TensorFlow in subprocesses; PyTorch only where it is installed.
-OTHER_BACKENDS = ("jax", "torch")
-
-
-def _installed(backend: str) -> bool:
-    return importlib.util.find_spec(backend) is not None
 
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory) -> dict:
     """The same measurements on TensorFlow (here) and the other backends (subprocesses)."""
     tmp = tmp_path_factory.mktemp("backends")
-    started = {
-        backend: subprocess.Popen(
-            [sys.executable, "-m", "tests.backend_checks", tmp / f"{backend}.npz"],
-            cwd=ROOT,
-            env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for backend in OTHER_BACKENDS
-        if _installed(backend)
-    }
-    outs = {"tensorflow": checks.measure(checks.episodes())}
-    for backend, process in started.items():
-        _, stderr = process.communicate()
-        assert process.returncode == 0, f"{backend}: {stderr.decode()[-3000:]}"
-        with np.load(tmp / f"{backend}.npz") as data:
-            outs[backend] = dict(data)
-    return outs
+    return measure_on_backends(
+        "tests.backend_checks", lambda: checks.measure(checks.episodes()), tmp
+    )
 
 
 @pytest.fixture(params=OTHER_BACKENDS)
 def other(request, measured) -> str:
     """A backend other than TensorFlow whose measurements are in `measured`."""
-    if request.param not in measured:
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
+    return measured_on(measured, request.param)
 
 
 @pytest.mark.parametrize("name", checks.EMBEDDING_PRESETS)
@@ -86,18 +57,14 @@ def test_image_layers_agree_with_tensorflow(measured, other):
 
 @pytest.mark.parametrize("backend", ["tensorflow", *OTHER_BACKENDS])
 def test_random_affine_runs_and_serializes(measured, backend):
-    if backend not in measured:
-        pytest.skip(f"{backend} is not installed")
-    out = measured[backend]
+    out = measured[measured_on(measured, backend)]
     for key in ("changes", "in_range", "inference_is_identity", "off_is_identity", "round_trip"):
         assert bool(out[f"affine_{key}"]), key
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", *OTHER_BACKENDS])
 def test_input_checks_see_the_backends_arrays(measured, backend):
-    if backend not in measured:
-        pytest.skip(f"{backend} is not installed")
-    out = measured[backend]
+    out = measured[measured_on(measured, backend)]
     for name in checks.EMBEDDING_PRESETS:
         assert bool(out[f"{name}_refuses_0_255"]), name
     assert bool(out["has_values_eager"])

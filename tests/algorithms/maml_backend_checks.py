@@ -1,14 +1,16 @@
 """MAML and Reptile measurements on the current Keras backend, for tests that compare backends.
 
-`python -m tests.algorithms.maml_backend_checks IN.npz OUT.npz [MODEL.keras]` (with
+`python -m tests.algorithms.maml_backend_checks OUT.npz IN.npz` (with
 `KERAS_BACKEND` set) reads a tiny episode batch and initial weights from
-`IN.npz`, and writes what `measure` returns to `OUT.npz`, so that a test
-under TensorFlow can check the JAX and PyTorch numbers too.
+`IN.npz`, writes what `measure` returns to `OUT.npz` and the model it
+trained beside it (`OUT.keras`), so that a test under TensorFlow can check
+the JAX and PyTorch numbers too.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -16,6 +18,7 @@ import numpy as np
 from metazoo.algorithms.inner_loop import cross_entropy, value_and_grad
 from metazoo.algorithms.maml import MAML
 from metazoo.algorithms.reptile import Reptile
+from tests.backend_runs import run_checks
 
 TINY = dict(ways=3, filters=3, image_shape=(8, 8, 1))
 # Exact (with Meta-SGD step sizes, so they are checked too), first order, ANIL.
@@ -134,7 +137,6 @@ def measure(inputs: dict, save_to: str | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    source, target = sys.argv[1:3]
-    with np.load(source) as data:
-        values = dict(data)
-    np.savez(target, **measure(values, save_to=sys.argv[3] if len(sys.argv) > 3 else None))
+    # Beside OUT.npz, the model trained here: OUT.keras (e.g. jax.keras).
+    saved = Path(sys.argv[1]).with_suffix(".keras")
+    run_checks(lambda values: measure(values, save_to=saved))

@@ -1,19 +1,18 @@
 """MetaLSTM measurements on the current Keras backend, for tests that compare backends.
 
-`python -m tests.algorithms.meta_lstm_backend_checks IN.npz OUT.npz` (with
+`python -m tests.algorithms.meta_lstm_backend_checks OUT.npz IN.npz` (with
 `KERAS_BACKEND` set) reads episodes built on TensorFlow from `IN.npz` and
 writes what `measure` returns to `OUT.npz`.
 """
 
 from __future__ import annotations
 
-import sys
-
 import keras
 import numpy as np
 
 from metazoo.algorithms.meta_lstm import MetaLSTM
 from metazoo.networks import Conv4
+from tests.backend_runs import run_checks
 
 PRESETS = ("meta_lstm_omniglot_5w1s",)
 
@@ -53,6 +52,4 @@ def measure(inputs: dict) -> dict:
 
 
 if __name__ == "__main__":
-    with np.load(sys.argv[1]) as data:
-        values = dict(data)
-    np.savez(sys.argv[2], **measure(values))
+    run_checks(measure)

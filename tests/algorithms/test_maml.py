@@ -1,7 +1,3 @@
-import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -11,63 +7,38 @@ import pytest
 from metazoo.algorithms.inner_loop import ConvLearner, adapt, cross_entropy, value_and_grad
 from metazoo.algorithms.maml import MAML
 from tests.algorithms import maml_backend_checks as checks
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-# Compared with TensorFlow in subprocesses; PyTorch only where it is installed.
-OTHER_BACKENDS = ("jax", "torch")
-
-
-def _start(backend: str, inputs: dict, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
-    """Starts `maml_backend_checks` on `backend` (float64 on) in a subprocess."""
-    source, target = tmp_path / f"in_{backend}.npz", tmp_path / f"out_{backend}.npz"
-    np.savez(source, **inputs)
-    env = {**os.environ, "KERAS_BACKEND": backend, "JAX_ENABLE_X64": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "tests.algorithms.maml_backend_checks", source, target]
-    process = subprocess.Popen(
-        [*command, tmp_path / f"{backend}.keras"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return process, target
+from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
 
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory) -> tuple[dict, dict, Path]:
-    """The same measurements on TensorFlow (here) and the others (subprocesses, meanwhile)."""
+    """The same measurements on TensorFlow (here) and the others (subprocesses, meanwhile).
+
+    The others run in float64 too (`JAX_ENABLE_X64`) and save their trained
+    model as `<backend>.keras` in the returned folder.
+    """
     inputs = checks.tiny_inputs()
     tmp = tmp_path_factory.mktemp("maml_backends")
-    started = {
-        backend: _start(backend, inputs, tmp)
-        for backend in OTHER_BACKENDS
-        if importlib.util.find_spec(backend) is not None
-    }
-    outs = {"tensorflow": checks.measure(inputs)}
-    for backend, (process, target) in started.items():
-        _, stderr = process.communicate()
-        assert process.returncode == 0, f"{backend}: {stderr.decode()[-3000:]}"
-        with np.load(target) as data:
-            outs[backend] = dict(data)
+    outs = measure_on_backends(
+        "tests.algorithms.maml_backend_checks",
+        lambda: checks.measure(inputs),
+        tmp,
+        inputs,
+        env={"JAX_ENABLE_X64": "1"},
+    )
     return inputs, outs, tmp
 
 
 @pytest.fixture(params=["tensorflow", *OTHER_BACKENDS])
 def backend(request, measured) -> str:
     """A backend whose measurements are in `measured`."""
-    if request.param not in measured[1]:
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
+    return measured_on(measured[1], request.param)
 
 
 @pytest.fixture(params=OTHER_BACKENDS)
 def other(request, measured) -> str:
     """A backend other than TensorFlow whose measurements are in `measured`."""
-    if request.param not in measured[1]:
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
+    return measured_on(measured[1], request.param)
 
 
 def _directional(out: dict, inputs: dict, name: str, d: int, key: str = "grad") -> float:

@@ -1,19 +1,12 @@
 """The MetaLSTM preset and `fit` on JAX and PyTorch, compared with TensorFlow on real episodes."""
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from metazoo.episodes import omniglot_episodes
 from tests.algorithms import meta_lstm_backend_checks as checks
+from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
 
-ROOT = Path(__file__).resolve().parents[2]
-OTHER_BACKENDS = ("jax", "torch")
 # 12 inner steps of a learned optimizer on 5 support images: float32 rounding
 # in another backend's convolutions moves the logits (up to ~8) by up to ~6e-4.
 LOGITS_ATOL = 1e-3
@@ -27,38 +20,13 @@ def measured(data_dir, tmp_path_factory) -> tuple[dict, dict]:
     inputs = {"support": support.numpy(), "support_labels": labels.numpy(),
               "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip
     tmp = tmp_path_factory.mktemp("meta_lstm_backends")
-    np.savez(tmp / "in.npz", **inputs)
-    started = {
-        backend: subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.algorithms.meta_lstm_backend_checks",
-                tmp / "in.npz",
-                tmp / f"{backend}.npz",
-            ],  # fmt: skip
-            cwd=ROOT,
-            env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for backend in OTHER_BACKENDS
-        if importlib.util.find_spec(backend) is not None
-    }
-    outs = {"tensorflow": checks.measure(inputs)}
-    for backend, process in started.items():
-        _, stderr = process.communicate()
-        assert process.returncode == 0, f"{backend}: {stderr.decode()[-3000:]}"
-        with np.load(tmp / f"{backend}.npz") as values:
-            outs[backend] = dict(values)
-    return inputs, outs
+    module = "tests.algorithms.meta_lstm_backend_checks"
+    return inputs, measure_on_backends(module, lambda: checks.measure(inputs), tmp, inputs)
 
 
 @pytest.fixture(params=OTHER_BACKENDS)
 def other(request, measured) -> str:
-    if request.param not in measured[1]:
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
+    return measured_on(measured[1], request.param)
 
 
 @pytest.mark.parametrize("name", checks.PRESETS)
