@@ -18,6 +18,12 @@ PAPER = (
 )
 # Finn et al. (2017), Table 1: Omniglot 5-way, convolutional MAML.
 PAPER_MAML_OMNIGLOT = {(5, 1): 0.987, (5, 5): 0.999}
+# Nichol, Achiam & Schulman (2018), Table 1: "1st-order MAML + Transduction", Omniglot 5-way.
+PAPER_FOMAML_OMNIGLOT = {(5, 1): 0.983, (5, 5): 0.992}
+FOMAML_SOURCE = (
+    "Nichol, Achiam & Schulman, On First-Order Meta-Learning Algorithms, arXiv:1803.02999, "
+    "2018, Table 1 (1st-order MAML + Transduction)"
+)
 # What a preset is called by its variant: (first_order, adapt) -> name.
 VARIANTS = {(True, "all"): "FOMAML", (False, "head"): "ANIL", (True, "head"): "first-order ANIL"}
 
@@ -119,13 +125,28 @@ class MAMLRecipe(EpisodeRecipe):
             "backend": keras.config.backend(),
         }
 
+    def paper_figures(self) -> tuple[dict | None, str | None]:
+        """`({(ways, shots): accuracy}, their source)` for this variant, or `(None, None)`.
+
+        Exact MAML: Finn et al.; FOMAML: the figures Nichol et al. report.
+        Other variants (ANIL, the per-tensor Meta-SGD here) have no Omniglot
+        figure to compare with; nor does another protocol than Vinyals'.
+        """
+        if self.protocol != "vinyals" or self.ways != 5 or self.learn_inner_lr or self.adapt != "all":
+            return None, None
+        if self.first_order:
+            return PAPER_FOMAML_OMNIGLOT, FOMAML_SOURCE
+        return PAPER_MAML_OMNIGLOT, PAPER
+
     def evaluate(self, model, preset: str, data_dir=None) -> list[dict]:
         settings = [(self.ways, 1), (self.ways, 5)] if self.eval_episodes else []
-        paper = PAPER_MAML_OMNIGLOT if self.protocol == "vinyals" else None
+        paper, source = self.paper_figures()
+        extra = {"inner_steps": model.eval_inner_steps}
+        if paper is not None:
+            extra["paper_source"] = source
         return score_settings(
             model, preset, settings, self.protocol, self.eval_episodes,
-            image_size=self.image_size, data_dir=data_dir, paper=paper,
-            extra={"inner_steps": model.eval_inner_steps},
+            image_size=self.image_size, data_dir=data_dir, paper=paper, extra=extra,
         )  # fmt: skip
 
     def describe(self) -> str:
