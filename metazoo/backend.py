@@ -3,7 +3,8 @@
 Each function switches on `keras.config.backend()` and imports the
 backend's library lazily, so no model module needs TensorFlow, JAX or
 PyTorch installed beyond the one Keras runs on. Like `metazoo.checks`, this
-module imports nothing from metazoo, so any module may use it.
+module imports nothing from metazoo at import time (the numpy Philox of
+`metazoo.stateless_random` only when drawing), so any module may use it.
 """
 
 from __future__ import annotations
@@ -80,10 +81,21 @@ def stateless_uniform(shape, seed, minval=0.0, maxval=1.0, dtype="float32"):
     return keras.random.uniform(shape, minval=minval, maxval=maxval, dtype=dtype, seed=seed)
 
 
-def _seed_words(seed) -> tuple[int, int]:
-    # A concrete `[2]` seed as two unsigned 32-bit words (PyTorch runs eagerly).
-    first, second = np.asarray(keras.ops.convert_to_numpy(seed)).astype(np.int64).ravel()[:2]
-    return int(first) & 0xFFFFFFFF, int(second) & 0xFFFFFFFF
+def _philox_draw(draw, shape, dtype, *args):
+    """`draw(*args)` of `metazoo.stateless_random` (TensorFlow's Philox in numpy) as a tensor.
+
+    On JAX a `jax.pure_callback`, so it also runs inside `jax.jit` and loops
+    (its result is a constant to `jax.grad`); on PyTorch an eager call.
+    """
+    if keras.config.backend() == "jax":
+        import jax
+
+        def host(*values):
+            return np.asarray(draw(*(np.asarray(v) for v in values)), dtype)
+
+        return jax.pure_callback(host, jax.ShapeDtypeStruct(tuple(shape), dtype), *args)
+    values = draw(*(np.asarray(keras.ops.convert_to_numpy(a)) for a in args))
+    return keras.ops.convert_to_tensor(np.asarray(values, dtype))
 
 
 def stateless_fold_in(seed, data):
@@ -91,92 +103,72 @@ def stateless_fold_in(seed, data):
 
     Folding distinct `data` into one seed gives independent streams, e.g.
     one per task and step. On TensorFlow this is
-    `tf.random.experimental.stateless_fold_in`; on JAX `jax.random.fold_in`
-    of the seed as a key; on PyTorch a hash of the three integers.
+    `tf.random.experimental.stateless_fold_in`; on JAX and PyTorch the same
+    seed from `metazoo.stateless_random.fold_in` (TensorFlow's Philox in numpy).
 
     Example:
     ```python
     step_seed = stateless_fold_in(np.array([0, 7], "int32"), 3)
     ```
     """
-    backend = keras.config.backend()
-    if backend == "tensorflow":
+    seed = keras.ops.cast(seed, "int32")
+    if keras.config.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int32), data)
-    if backend == "jax":
-        import jax
+        return tf.random.experimental.stateless_fold_in(seed, data)
+    from metazoo import stateless_random
 
-        key = jax.lax.bitcast_convert_type(keras.ops.cast(seed, "int32"), "uint32")
-        folded = jax.random.fold_in(key, keras.ops.cast(data, "uint32"))
-        return jax.lax.bitcast_convert_type(folded, "int32")
-    words = [*_seed_words(seed), int(keras.ops.convert_to_numpy(data)) & 0xFFFFFFFF]
-    state = np.random.SeedSequence(words).generate_state(2, np.uint32)
-    return keras.ops.convert_to_tensor(state.view(np.int32))
-
-
-def _torch_generator(seed):
-    import torch
-
-    first, second = _seed_words(seed)
-    return torch.Generator().manual_seed(first << 32 | second)
+    data = keras.ops.cast(data, "int32")
+    return _philox_draw(stateless_random.fold_in, (2,), "int32", seed, data)
 
 
 def stateless_normal(shape, seed, dtype="float32"):
     """Standard normal draws that depend only on `seed` (an int32 `[2]` seed tensor).
 
-    On TensorFlow this is `tf.random.stateless_normal`; on JAX
-    `jax.random.normal` with the seed as the key; on PyTorch `torch.normal`
-    from a generator seeded with both words of the seed. Each backend draws
-    its own numbers for the same seed.
+    On TensorFlow this is `tf.random.stateless_normal`; on JAX and PyTorch
+    `metazoo.stateless_random.normal`: the same draws for the same seed,
+    a value at most a float32 step or two from TensorFlow's (its `logf` and
+    `sincosf` round differently).
 
     Example:
     ```python
     noise = stateless_normal((3, 4), np.array([0, 1], "int32"))
     ```
     """
-    backend = keras.config.backend()
-    if backend == "tensorflow":
+    seed = keras.ops.cast(seed, "int32")
+    if keras.config.backend() == "tensorflow":
         import tensorflow as tf
 
         return tf.random.stateless_normal(shape, seed, dtype=dtype)
-    if backend == "jax":
-        import jax
+    from metazoo import stateless_random
 
-        key = jax.lax.bitcast_convert_type(keras.ops.cast(seed, "int32"), "uint32")
-        return jax.random.normal(key, shape, dtype)
-    import torch
-
-    sample = torch.normal(0.0, 1.0, tuple(shape), generator=_torch_generator(seed))
-    return keras.ops.cast(keras.ops.convert_to_tensor(sample), dtype)
+    return _philox_draw(lambda s: stateless_random.normal(shape, s), shape, dtype, seed)
 
 
 def stateless_randint(shape, seed, minval, maxval, dtype="int32"):
     """Integers uniform in `[minval, maxval)` that depend only on `seed` (int32 `[2]`).
 
     On TensorFlow this is `tf.random.stateless_uniform` with an integer
-    dtype; on JAX `jax.random.randint`; on PyTorch `torch.randint` from a
-    generator seeded with both words of the seed.
+    dtype; on JAX and PyTorch `metazoo.stateless_random.uniform`, which
+    draws exactly the same integers.
 
     Example:
     ```python
     index = stateless_randint((128,), np.array([0, 1], "int32"), 0, 60_000)
     ```
     """
-    backend = keras.config.backend()
-    if backend == "tensorflow":
+    seed = keras.ops.cast(seed, "int32")
+    if keras.config.backend() == "tensorflow":
         import tensorflow as tf
 
         return tf.random.stateless_uniform(shape, seed, minval, maxval, dtype)
-    if backend == "jax":
-        import jax
+    from metazoo import stateless_random
 
-        key = jax.lax.bitcast_convert_type(keras.ops.cast(seed, "int32"), "uint32")
-        return jax.random.randint(key, shape, minval, maxval, dtype)
-    import torch
+    def draw(s, low, high):
+        return stateless_random.uniform(shape, s, int(low), int(high), dtype)
 
-    sample = torch.randint(int(minval), int(maxval), tuple(shape), generator=_torch_generator(seed))
-    return keras.ops.cast(keras.ops.convert_to_tensor(sample), dtype)
+    bounds = [keras.ops.cast(b, dtype) for b in (minval, maxval)]
+    return _philox_draw(draw, shape, dtype, seed, *bounds)
 
 
 def jit(fn):

@@ -1,18 +1,11 @@
 """L2L on JAX and PyTorch as on TensorFlow: presets, meta-gradients, `fit`, seeded draws."""
 
-import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from tests.algorithms import l2l_backend_checks as checks
+from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
 
-ROOT = Path(__file__).resolve().parents[2]
-OTHER_BACKENDS = ("jax", "torch")
 # float32 all the way; the backends sum in other orders (measured: up to 2.4e-7).
 ATOL = 1e-5
 
@@ -21,39 +14,19 @@ ATOL = 1e-5
 def measured(tmp_path_factory) -> dict:
     """`checks.measure()` on TensorFlow (here) and the other backends (subprocesses, meanwhile)."""
     tmp = tmp_path_factory.mktemp("l2l_backends")
-    started = {
-        backend: subprocess.Popen(
-            [sys.executable, "-m", "tests.algorithms.l2l_backend_checks", tmp / f"{backend}.npz"],
-            cwd=ROOT,
-            env={**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for backend in OTHER_BACKENDS
-        if importlib.util.find_spec(backend) is not None
-    }
-    outs = {"tensorflow": checks.measure()}
-    for backend, process in started.items():
-        _, stderr = process.communicate()
-        assert process.returncode == 0, f"{backend}: {stderr.decode()[-3000:]}"
-        with np.load(tmp / f"{backend}.npz") as data:
-            outs[backend] = dict(data)
-    return outs
+    return measure_on_backends("tests.algorithms.l2l_backend_checks", checks.measure, tmp)
 
 
 @pytest.fixture(params=OTHER_BACKENDS)
 def other(request, measured) -> str:
-    if request.param not in measured:
-        pytest.skip(f"{request.param} is not installed")
-    assert str(measured[request.param]["backend"]) == request.param
-    return request.param
+    backend = measured_on(measured, request.param)
+    assert str(measured[backend]["backend"]) == backend
+    return backend
 
 
 @pytest.fixture(params=("tensorflow", *OTHER_BACKENDS))
 def backend(request, measured) -> str:
-    if request.param not in measured:
-        pytest.skip(f"{request.param} is not installed")
-    return request.param
+    return measured_on(measured, request.param)
 
 
 def _assert_close(measured, other, prefix):
@@ -100,10 +73,27 @@ def test_preset_rollout_lowers_the_loss_on_every_backend(measured, backend):
     assert np.all(finals < 0.5 * curve[0])
 
 
+def test_rollout_and_meta_training_see_the_tasks_they_see_on_tensorflow(measured, other):
+    # The same optimizees and minibatches: TensorFlow's draws (normals within a float32
+    # step or two), so the curves agree to float32 rounding, not just within a CI.
+    tf_out, out = measured["tensorflow"], measured[other]
+    for key in ("rollout_curve", "rollout_finals", "train_loss"):
+        np.testing.assert_allclose(out[key], tf_out[key], rtol=1e-4, err_msg=key)
+
+
+def test_seeded_draws_are_tensorflows_on_every_backend(measured, other):
+    tf_out, out = measured["tensorflow"], measured[other]
+    np.testing.assert_array_equal(out["draw_fold_in"], tf_out["draw_fold_in"])
+    np.testing.assert_array_equal(out["draw_randint"], tf_out["draw_randint"])
+    # TensorFlow rounds glibc's logf/sincosf: about 1.5% of normals are a step or two away.
+    np.testing.assert_array_max_ulp(out["draw_normal"], tf_out["draw_normal"], maxulp=2)
+    assert np.mean(out["draw_normal"] == tf_out["draw_normal"]) > 0.95
+
+
 def test_seeded_draws_repeat_for_a_seed_and_differ_across_seeds(measured, backend):
     for name in ("normal", "randint"):
         first, again, folded = measured[backend][f"draw_{name}"]
         np.testing.assert_array_equal(first, again)
         assert np.any(first != folded)
     assert measured[backend]["draw_randint"].min() >= 0
-    assert measured[backend]["draw_randint"].max() < 1000
+    assert measured[backend]["draw_randint"].max() < 60_000
