@@ -132,7 +132,8 @@ class MAMLRecipe(EpisodeRecipe):
         Other variants (ANIL, the per-tensor Meta-SGD here) have no Omniglot
         figure to compare with; nor does another protocol than Vinyals'.
         """
-        if self.protocol != "vinyals" or self.ways != 5 or self.learn_inner_lr or self.adapt != "all":
+        published = self.protocol == "vinyals" and self.ways == 5
+        if not published or self.learn_inner_lr or self.adapt != "all":
             return None, None
         if self.first_order:
             return PAPER_FOMAML_OMNIGLOT, FOMAML_SOURCE
