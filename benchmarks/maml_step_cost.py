@@ -24,6 +24,7 @@ and the steps themselves added.
 
     python benchmarks/maml_step_cost.py [--steps 5] [--repeats 5] [--inner-steps 5]
         [--meta-batch 4] [--backends tensorflow jax torch] [--omniglot] [--data-dir DIR]
+        [--threads N [N ...]]
     python benchmarks/maml_step_cost.py --quick   # tiny shapes, few steps: for tests
 
 The episodes are drawn by `episodes_from_array` from seeded random images
@@ -31,6 +32,14 @@ The episodes are drawn by `episodes_from_array` from seeded random images
 depends on the shapes only, and the workers skip loading Omniglot.
 `--omniglot` draws them from Omniglot `trainval` instead (`--data-dir`).
 Prints a markdown table, then one JSON line last.
+
+`--threads N [N ...]` caps each worker's intra-op threads (`OMP_NUM_THREADS`,
+`torch.set_num_threads`, TensorFlow's intra-op pool; on JAX only `1` has a
+knob, `--xla_cpu_multi_thread_eigen=false`); `0` leaves each library its own
+choice (the default). With several values every (backend, variant) runs once
+per value, in the same rounds: on a small machine shared with other jobs,
+threads that wait for each other can cost more than the work (PyTorch's
+OpenMP pool most of all), and this measures by how much.
 """
 
 from __future__ import annotations
@@ -72,9 +81,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--omniglot", action="store_true", help="Omniglot trainval episodes")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[0],
+        help="intra-op threads per worker, one or more settings (0: the library's choice)",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help=f"tiny shapes and few steps: {QUICK}")
-    parser.add_argument("--worker", nargs=2, metavar=("BACKEND", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=3, metavar=("BACKEND", "VARIANT", "THREADS"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
+    if any(threads < 0 for threads in args.threads):
+        parser.error(
+            f"--threads takes numbers of threads >= 0 (0: default). Received: {args.threads}"
+        )
     if args.quick:
         for name, value in QUICK.items():
             setattr(args, name, value)
@@ -100,8 +119,32 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def thread_env(threads: int, backend: str) -> dict[str, str]:
+    """Environment variables that cap a worker's intra-op threads (read at import)."""
+    if not threads:  # 0: the library's own choice
+        return {}
+    env = {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads)}
+    if backend == "jax" and threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        env["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
+    return env
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def thread_cap(backend: str) -> int | None:
+    """The intra-op thread cap this worker runs under (None: the library's default)."""
+    if backend == "torch" and os.environ.get("OMP_NUM_THREADS"):
+        import torch
+
+        return torch.get_num_threads()
+    if backend == "jax":
+        return 1 if "xla_cpu_multi_thread_eigen=false" in os.environ.get("XLA_FLAGS", "") else None
+    if backend == "tensorflow" and os.environ.get("TF_NUM_INTRAOP_THREADS"):
+        return int(os.environ["TF_NUM_INTRAOP_THREADS"])
+    return None
 
 
 def run_worker(args: argparse.Namespace) -> None:
@@ -116,8 +159,12 @@ def run_worker(args: argparse.Namespace) -> None:
     from metazoo.algorithms.maml import MAML
     from metazoo.episodes import episodes_from_array, omniglot_episodes
 
-    backend, variant = args.worker
+    backend, variant, threads = args.worker[0], args.worker[1], int(args.worker[2])
     assert keras.config.backend() == backend, (keras.config.backend(), backend)
+    if threads and backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
     shape = dict(ways=args.ways, shots=args.shots, queries=args.queries, seed=0)
     if not args.omniglot:
         rng = np.random.default_rng(0)
@@ -162,6 +209,7 @@ def run_worker(args: argparse.Namespace) -> None:
                         "before_mib": round(before),
                         "added_mib": round(peak - before),
                         "jit_compile": model.jit_compile,
+                        "threads_cap": thread_cap(backend),
                     }
                 )
                 + "\n"
@@ -169,17 +217,38 @@ def run_worker(args: argparse.Namespace) -> None:
             return
 
 
+def worker_name(backend: str, variant: str, threads: int, args: argparse.Namespace) -> str:
+    """`backend/variant`, and `/threads=N` when several thread settings are compared."""
+    name = f"{backend}/{variant}"
+    return f"{name}/threads={threads}" if len(args.threads) > 1 else name
+
+
 class Worker:
     """A worker process and the file its stderr goes to (shown if it fails)."""
 
-    def __init__(self, backend: str, variant: str, args: argparse.Namespace, log_dir: str):
-        self.name = f"{backend}/{variant}"
-        self.log = Path(log_dir) / f"{backend}_{variant}.log"
+    def __init__(
+        self, backend: str, variant: str, threads: int, args: argparse.Namespace, log_dir: str
+    ):
+        self.name = worker_name(backend, variant, threads, args)
+        self.log = Path(log_dir) / f"{backend}_{variant}_{threads}.log"
         path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": path}
+        env = {
+            **os.environ,
+            **thread_env(threads, backend),
+            "KERAS_BACKEND": backend,
+            "PYTHONPATH": path,
+        }
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, __file__, "--worker", backend, variant, *worker_argv(args)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    backend,
+                    variant,
+                    str(threads),
+                    *worker_argv(args),
+                ],
                 cwd=ROOT,
                 env=env,
                 stdin=subprocess.PIPE,
@@ -202,16 +271,18 @@ class Worker:
 
 def markdown_table(result: dict) -> str:
     rows = [
-        "| backend | variant | s/step | x first order | peak RSS (MiB) | added (MiB) |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        "| backend | variant | threads | s/step | x first order | peak RSS (MiB) | added (MiB) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, seconds in result["seconds_per_step"].items():
-        backend, variant = name.split("/")
-        first = result["seconds_per_step"].get(f"{backend}/first_order")
+        backend, variant, *threads = name.split("/")
+        first_name = "/".join([backend, "first_order", *threads])
+        first = result["seconds_per_step"].get(first_name)
         ratio = f"{seconds / first:.2f}" if first else "—"
         memory = result["memory"][name]
+        cap = memory["threads_cap"] or "default"
         rows.append(
-            f"| {backend} | {variant} | {seconds:.3f} | {ratio} | "
+            f"| {backend} | {variant} | {cap} | {seconds:.3f} | {ratio} | "
             f"{memory['peak_rss_mib']:,} | {memory['added_mib']:,} |"
         )
     return "\n".join(rows)
@@ -223,11 +294,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         run_worker(args)
         return None
     load_start = os.getloadavg()[0]
-    names = [(b, v) for b in args.backends for v in args.variants]
-    times: dict[str, list[float]] = {f"{b}/{v}": [] for b, v in names}
+    names = [(b, v, t) for b in args.backends for v in args.variants for t in args.threads]
+    times: dict[str, list[float]] = {worker_name(*name, args): [] for name in names}
     memory: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as log_dir:
-        workers = [Worker(b, v, args, log_dir) for b, v in names]
+        workers = [Worker(b, v, t, args, log_dir) for b, v, t in names]
         try:
             for worker in workers:  # Imports and builds in parallel; compiles as they come.
                 worker.ask(None)
@@ -254,6 +325,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         "warmup": args.warmup,
         "steps": args.steps,
         "repeats": args.repeats,
+        "threads": args.threads,
         "seconds_per_step": {n: round(statistics.median(t), 4) for n, t in times.items()},
         "all_seconds": {n: [round(s, 4) for s in t] for n, t in times.items()},
         "memory": memory,

@@ -76,7 +76,7 @@ def test_maml_step_cost_runs_each_backend_in_a_worker_process(capsys):
     # --quick: tiny shapes and random images, no data. One variant keeps it to three workers
     # (the variants differ only in MAML's options, which tests/algorithms/test_maml.py covers).
     benchmark = load_benchmark("maml_step_cost")
-    result = benchmark.main(["--quick", "--variants", "first_order"])
+    result = benchmark.main(["--quick", "--variants", "first_order", "--threads", "1"])
     names = ["tensorflow/first_order", "jax/first_order", "torch/first_order"]
     assert list(result["seconds_per_step"]) == names
     assert all(len(result["all_seconds"][name]) == 2 for name in names)
@@ -86,9 +86,44 @@ def test_maml_step_cost_runs_each_backend_in_a_worker_process(capsys):
     # Keras's "auto": XLA on JAX, none on a CPU-only TensorFlow or on PyTorch; each worker
     # ran its backend.
     assert [memory[name]["jit_compile"] for name in names] == [False, True, False]
+    # --threads 1 reached every worker (PyTorch reports its own pool's size).
+    assert [memory[name]["threads_cap"] for name in names] == [1, 1, 1]
+    assert result["threads"] == [1]
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("| backend | variant | s/step | x first order |")
+    assert lines[0].startswith("| backend | variant | threads | s/step | x first order |")
+    assert lines[2].startswith("| tensorflow | first_order | 1 |")
     assert lines[-1].startswith('{"benchmark": "maml_step_cost"')
+
+
+def test_maml_step_cost_names_and_compares_thread_settings():
+    # Several settings: one worker per setting, named by it, each row's ratio to the first
+    # order of its own backend and setting; "0" leaves the library its own threads.
+    benchmark = load_benchmark("maml_step_cost")
+    args = benchmark.parse_args(["--threads", "0", "1"])
+    names = [benchmark.worker_name("torch", v, t, args) for v in benchmark.VARIANTS for t in (0, 1)]
+    assert names[:2] == ["torch/second_order/threads=0", "torch/second_order/threads=1"]
+    assert benchmark.thread_env(0, "torch") == {}
+    assert benchmark.thread_env(1, "torch")["OMP_NUM_THREADS"] == "1"
+    assert "--xla_cpu_multi_thread_eigen=false" in benchmark.thread_env(1, "jax")["XLA_FLAGS"]
+    assert benchmark.worker_name("jax", "anil", 2, benchmark.parse_args([])) == "jax/anil"
+    seconds = dict(zip(names, [4.0, 1.0, 2.0, 0.5, 3.0, 0.75], strict=True))
+    memory = {n: {"threads_cap": 1 if n.endswith("=1") else None, "peak_rss_mib": 1000,
+                  "added_mib": 100} for n in names}  # fmt: skip
+    rows = benchmark.markdown_table({"seconds_per_step": seconds, "memory": memory})
+    rows = [row.split(" | ") for row in rows.splitlines()[2:]]
+    assert [(r[2], r[4]) for r in rows] == [
+        ("default", "2.00"), ("1", "2.00"), ("default", "1.00"), ("1", "1.00"),
+        ("default", "1.50"), ("1", "1.50"),
+    ]  # fmt: skip
+
+
+def test_maml_step_cost_refuses_a_negative_thread_count(capsys):
+    benchmark = load_benchmark("maml_step_cost")
+    with pytest.raises(SystemExit):
+        benchmark.main(["--threads", "-1"])
+    assert "--threads takes numbers of threads >= 0 (0: default). Received: [-1]" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.data

@@ -369,7 +369,10 @@ def test_train_meta_lstm_from_a_preset_records_a_rerunnable_command(data_dir, tm
     second = tmp_path / "five_shot"
     argv = ["train", "meta_lstm", "--shots", "5", "--episodes", "2", "--inner-steps", "2"]
     argv += ["--init-preset", str(first), "--learning-rate", "0.004", "--decay-every", "1"]
-    assert cli.main(argv + common + ["--output", str(second)]) == 0
+    # The first run was scored (2 episodes per setting); this one is not (the last option wins).
+    assert cli.main(argv + common + ["--eval-episodes", "0", "--output", str(second)]) == 0
+    assert [r["episodes"] for r in presets.load_metadata(first)["evaluation"]] == [2, 2]
+    assert presets.load_metadata(second)["evaluation"] == []
     training = json.loads((second / "metadata.json").read_text())["training"]
     assert training["init_preset"] == "one_shot" and training["inner_steps"] == 2
     assert training["optimizer"].startswith("Adam(0.004), halved every 1 episodes")

@@ -1,5 +1,6 @@
 """The TFDS builder of Omniglot: its checks, its records, and the same images as the loader."""
 
+import functools
 import json
 import time
 import zipfile
@@ -151,28 +152,36 @@ def test_corrupt_png_names_its_zip_and_member(tmp_path):
         next(builder._generate_examples([archive], None))
 
 
-def test_prepared_records_follow_the_data_folder(data_dir, tmp_path):
+def test_prepared_records_follow_the_data_folder(tiny_omniglot, tmp_path, monkeypatch):
     """A prepared cache does not hide a missing or broken data folder, nor other sources."""
-    builder = omniglot_tfds.omniglot_builder("lake", 28, data_dir)  # from the real zips
+    # Tiny official-layout zips, records in a folder of this test (the logic is the same as
+    # for the real zips, whose records take minutes to build).
+    monkeypatch.setattr(
+        omniglot_tfds,
+        "MetazooOmniglot",
+        functools.partial(MetazooOmniglot, data_dir=tmp_path / "tfds"),
+    )
+    builder = omniglot_tfds.omniglot_builder("lake", 28, tiny_omniglot)
     sources = json.loads((Path(builder.data_dir) / omniglot_tfds.SOURCES_FILE).read_text())
+    assert sorted(sources) == ["images_background.zip", "images_evaluation.zip"]
     assert omniglot_tfds.prepared_from(builder, sources)
     records = sorted(Path(builder.data_dir).glob("*.tfrecord*"))
+    assert records
     stamps = [p.stat().st_mtime_ns for p in records]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         omniglot_tfds.omniglot_builder("lake", 28, tmp_path / "missing")
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "images_background.zip").write_bytes(
-        (data_dir / "omniglot" / "images_background.zip").read_bytes()[:100_000]
-    )
-    (broken / "images_evaluation.zip").symlink_to(data_dir / "omniglot" / "images_evaluation.zip")
+    whole = (tiny_omniglot / "images_background.zip").read_bytes()
+    (broken / "images_background.zip").write_bytes(whole[: len(whole) // 2])
+    (broken / "images_evaluation.zip").symlink_to(tiny_omniglot / "images_evaluation.zip")
     with pytest.raises(ValueError, match="images_background.zip' is not a readable zip file"):
         omniglot_tfds.omniglot_builder("lake", 28, broken)
     # The same files in another folder: the records are used as they are, not rebuilt.
     same = tmp_path / "same"
     same.mkdir()
     for name in ("images_background.zip", "images_evaluation.zip"):
-        (same / name).symlink_to(data_dir / "omniglot" / name)
+        (same / name).symlink_to(tiny_omniglot / name)
     assert omniglot_tfds.prepared_from(omniglot_tfds.omniglot_builder("lake", 28, same), sources)
     assert [p.stat().st_mtime_ns for p in records] == stamps
     # Records built from other files are not taken for these ones.
