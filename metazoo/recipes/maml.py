@@ -37,7 +37,10 @@ class MAMLRecipe(EpisodeRecipe):
     support set; Adam with `learning_rate` on the mean query loss. The
     defaults are the paper's 5-way Omniglot settings (1 inner step of 0.4 in
     training, 3 at test, meta-batch 32, 60,000 steps) with the query set of
-    Finn et al.'s code: as many examples per class as the support set.
+    Finn et al.'s code: as many examples per class as the support set. The
+    inner loss is the mean support cross-entropy; Finn et al.'s code steps
+    on the sum over the N x K support examples divided by K, so their 0.4 is
+    `inner_lr` 0.4 times `ways` here (2.0 for 5 ways).
     `first_order` drops the second-order term (FOMAML), `learn_inner_lr`
     learns a step size per weight tensor (Meta-SGD), `adapt="head"` adapts
     only the last layer (ANIL).
