@@ -18,11 +18,12 @@ PAPER = (
 )
 # Finn et al. (2017), Table 1: Omniglot 5-way, convolutional MAML.
 PAPER_MAML_OMNIGLOT = {(5, 1): 0.987, (5, 5): 0.999}
-# Nichol, Achiam & Schulman (2018), Table 1: "1st-order MAML + Transduction", Omniglot 5-way.
+# Nichol, Achiam & Schulman (2018), Table 2 (Omniglot; Table 1 is Mini-ImageNet):
+# "1st-order MAML + Transduction", 5-way.
 PAPER_FOMAML_OMNIGLOT = {(5, 1): 0.983, (5, 5): 0.992}
 FOMAML_SOURCE = (
     "Nichol, Achiam & Schulman, On First-Order Meta-Learning Algorithms, arXiv:1803.02999, "
-    "2018, Table 1 (1st-order MAML + Transduction)"
+    "2018, Table 2 (Omniglot, 1st-order MAML + Transduction)"
 )
 # What a preset is called by its variant: (first_order, adapt) -> name.
 VARIANTS = {(True, "all"): "FOMAML", (False, "head"): "ANIL", (True, "head"): "first-order ANIL"}
