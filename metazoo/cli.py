@@ -68,6 +68,13 @@ def build_parser(with_recipes: bool = True) -> argparse.ArgumentParser:
     evaluate.add_argument("--queries", type=int, default=15)
     evaluate.add_argument("--episodes", type=int, default=1000)
     evaluate.add_argument(
+        "--inner-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="MAML-family presets: adapt with N gradient steps at test (default: the preset's)",
+    )
+    evaluate.add_argument(
         "--json", action="store_true", help="print the result as JSON on the last line"
     )
     evaluate.add_argument(
@@ -166,6 +173,13 @@ def cmd_eval(args) -> int:
     if (args.verification_pairs is not None or args.lake_runs) and kind != "few_shot_classifier":
         raise ValueError(
             f"{flag} needs a few-shot classifier preset. Received: {args.preset!r} of kind {kind!r}"
+        )
+    if args.inner_steps is not None and (kind != "few_shot_classifier"
+                                         or args.verification_pairs is not None):  # fmt: skip
+        raise ValueError(
+            "--inner-steps applies to few-shot episodes (or --lake-runs) of a MAML-family "
+            f"preset. Received: --inner-steps {args.inner_steps} for {args.preset!r} of kind "
+            f"{kind!r}" + (" with --verification-pairs" if kind == "few_shot_classifier" else "")
         )
     if args.verification_pairs is not None and args.verification_pairs < 1:
         raise ValueError(

@@ -144,6 +144,15 @@ def test_train_output_never_loses_a_users_files(tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in work.iterdir()) == ["notes.txt", "papers"]
 
 
+def test_eval_inner_steps_of_a_model_without_them_is_a_clear_error(preset_dir, capsys):
+    assert cli.main(["eval", "tiny_proto", "--inner-steps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "PrototypicalNetwork has no inner steps" in err and "inner_steps=3" in err
+    assert len(err.splitlines()) == 1
+    assert cli.main(["eval", "tiny_proto", "--inner-steps", "2", "--verification-pairs", "4"]) == 2
+    assert "with --verification-pairs" in capsys.readouterr().err
+
+
 def test_eval_bad_ways_is_a_clear_error(preset_dir, data_dir, capsys):
     argv = ["eval", "tiny_proto", "--ways", "5000", "--data-dir", str(data_dir)]
     assert cli.main(argv) == 2
@@ -188,12 +197,23 @@ def test_train_maml_resumes_and_writes_a_preset(data_dir, tmp_path, capsys):
     meta = json.loads((out / "metadata.json").read_text())
     training = meta["training"]
     assert (training["meta_batch"], training["steps"], training["episodes"]) == (2, 2, 4)
-    assert [(r["ways"], r["shots"], r["inner_steps"]) for r in meta["evaluation"]] == [
-        (5, 1, 1),
-        (5, 5, 1),
-    ]
-    assert meta["evaluation"][0]["paper"] == 0.987
+    # The preset's own test steps, then the 10 of Finn et al.'s code, each in its command.
+    records = meta["evaluation"]
+    assert [(r["ways"], r["shots"], r["inner_steps"]) for r in records] == [
+        (5, 1, 1), (5, 5, 1), (5, 1, 10), (5, 5, 10),
+    ]  # fmt: skip
+    assert [r["command"].split()[-2:] for r in records] == [["--inner-steps", "1"]] * 2 + [
+        ["--inner-steps", "10"]
+    ] * 2
+    assert {r["paper"] for r in records[::2]} == {0.987}
+    assert any("inner step" in d for d in training["differences_from_paper"])
     assert presets.load(out).count_params() == meta["parameters"]
+    # `metazoo eval --inner-steps` measures a record again: the same episodes, the same score.
+    capsys.readouterr()
+    options = records[2]["command"].split()[3:]  # after "metazoo eval m"
+    assert cli.main(["eval", str(out), *options, "--json", "--data-dir", str(data_dir)]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (again["inner_steps"], again["accuracy"]) == (10, records[2]["accuracy"])
     # Two more steps continue the backup from step 2 (its third epoch).
     capsys.readouterr()
     argv[argv.index("--steps") + 1] = "4"

@@ -13,7 +13,7 @@ from metazoo import presets
 from metazoo.algorithms.l2l import LearnedOptimizer
 from metazoo.protocols import l2l
 from metazoo.protocols.base import protocol_from_record
-from metazoo.protocols.episodes import evaluate_episodes_preset
+from metazoo.protocols.episodes import adapting_with, evaluate_episodes_preset
 from metazoo.protocols.lake import add_preset_built_runs, lake_record
 from metazoo.protocols.verification import evaluate_verification_preset
 
@@ -39,7 +39,9 @@ def evaluate_few_shot(model, metadata: dict, args: argparse.Namespace) -> dict:
     if args.verification_pairs is not None:
         return evaluate_verification_preset(model, metadata, args)
     if args.lake_runs:
-        return lake_record(model, args.lake_runs)
+        with adapting_with(model, getattr(args, "inner_steps", None)) as steps:
+            record = lake_record(model, args.lake_runs)
+        return record if steps is None else {**record, "inner_steps": steps}
     return evaluate_episodes_preset(model, metadata, args)
 
 

@@ -136,7 +136,7 @@ class MetaLSTMRecipe(PerEpisodeRecipe):
         return score_settings(
             model, preset, settings, self.protocol, self.eval_episodes,
             image_size=self.image_size, data_dir=data_dir,
-            extra={"inner_steps": model.inner_steps},
+            inner_steps=model.inner_steps,
         )  # fmt: skip
 
     def describe(self) -> str:

@@ -158,7 +158,7 @@ class ReptileRecipe(EpisodeRecipe):
         return score_settings(
             model, preset, settings, self.protocol, self.eval_episodes,
             image_size=self.image_size, data_dir=data_dir, paper=paper,
-            extra={"inner_steps": model.eval_inner_steps},
+            inner_steps=model.eval_inner_steps,
         )  # fmt: skip
 
     def describe(self) -> str:
