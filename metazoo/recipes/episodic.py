@@ -1,4 +1,4 @@
-"""What the recipes that train on Omniglot episodes share (ProtoNet, Meta-LSTM, MAML)."""
+"""What the recipes that train on Omniglot episodes share (ProtoNet, Meta-LSTM, MAML, Reptile)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import ClassVar
 import keras
 
 from metazoo.episodes import omniglot_episodes
+from metazoo.protocols import score_settings
 from metazoo.recipes.base import Recipe, backbone_architecture, setting
 
 # The training split of each protocol when `split` is not given.
@@ -92,3 +93,100 @@ class PerEpisodeRecipe(EpisodeRecipe):
 
     episodes: int = setting(20_000, "training episodes (one per step)", minimum=1)
     epoch_episodes: int = setting(500, "episodes between backups / progress lines", minimum=1)
+
+
+# The learner of MAML and Reptile (`metazoo.algorithms.learners.ConvLearner`), in words.
+CONV_LEARNER = "4 x [3x3 conv {filters}, stride 2, batch norm, ReLU], mean, linear"
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaBatchRecipe(EpisodeRecipe):
+    """An `EpisodeRecipe` of a learner that adapts by inner SGD steps (MAML, Reptile).
+
+    Each training step is one meta-batch of `meta_batch` episodes; the
+    model (`ways`, `inner_steps`, `eval_inner_steps`, `inner_lr`, `filters`)
+    comes from `model_class`. Subclasses redeclare the defaults (their
+    papers' settings) and add the training record's own items.
+    `paper_figures` gives the published figures a preset is compared with;
+    where there are some, `evaluate` also scores with each of
+    `paper_test_steps` (the test steps of the paper's code).
+    """
+
+    paper_test_steps: ClassVar[tuple[int, ...]] = ()
+
+    meta_batch: int = setting(32, "episodes per meta-step", minimum=1)
+    steps: int = setting(60_000, "meta-steps in all", minimum=1)
+    epoch_steps: int = setting(250, "meta-steps between backups / progress lines", minimum=1)
+    inner_steps: int = setting(1, "SGD steps on the support set in training", minimum=1)
+    eval_inner_steps: int = setting(3, "SGD steps on the support set at test", minimum=1)
+    inner_lr: float = setting(0.4, "step size of the inner SGD steps", minimum=0)
+
+    @property
+    def episode_batch(self) -> int:
+        return self.meta_batch
+
+    def data_identity(self) -> dict:
+        return {**self.episode_options(), "meta_batch": self.meta_batch}
+
+    def model_options(self) -> dict:
+        """The `model_class` arguments of this recipe."""
+        return {
+            "ways": self.ways,
+            "inner_steps": self.inner_steps,
+            "eval_inner_steps": self.eval_inner_steps,
+            "inner_lr": self.inner_lr,
+            "filters": self.filters,
+            "image_shape": (self.image_size, self.image_size, 1),
+        }
+
+    def build_model(self, data_dir=None) -> keras.Model:
+        return self.model_class(**self.model_options())
+
+    def architecture(self, model) -> dict:
+        return {"ways": model.ways, "filters": model.filters, "image_size": model.image_shape[0]}
+
+    def asked_architecture(self) -> dict:
+        return {"ways": self.ways, "filters": self.filters, "image_size": self.image_size}
+
+    def model_from_init_preset(self, start, data_dir=None) -> keras.Model:
+        # The learned initialization (and step sizes) carry over; the inner loop is this run's.
+        model = self.build_model(data_dir)
+        model.set_weights(start.get_weights())
+        return model
+
+    def inner_loop_record(self) -> dict:
+        """The training record's items every such recipe has, before its own."""
+        return {
+            **self.episodes_record(),
+            "meta_batch": self.meta_batch,
+            "steps": self.steps,
+            "inner_steps": self.inner_steps,
+            "eval_inner_steps": self.eval_inner_steps,
+            "inner_lr": self.inner_lr,
+            "learner": CONV_LEARNER.format(filters=self.filters),
+        }
+
+    def paper_figures(self) -> tuple[dict | None, str | None]:
+        """`({(ways, shots): accuracy}, their source)` to compare with, or `(None, None)`."""
+        return None, None
+
+    def evaluate(self, model, preset: str, data_dir=None) -> list[dict]:
+        """`ways`-way 1-shot and 5-shot records with the model's test steps.
+
+        Where there are paper figures, both again with each of
+        `paper_test_steps` that differs from the model's own.
+        """
+        settings = [(self.ways, 1), (self.ways, 5)] if self.eval_episodes else []
+        paper, source = self.paper_figures()
+        test_steps = model.eval_inner_steps or model.inner_steps
+        step_counts = [test_steps]
+        if paper is not None:
+            step_counts += [s for s in self.paper_test_steps if s != test_steps]
+        records = []
+        for steps in step_counts:
+            records += score_settings(
+                model, preset, settings, self.protocol, self.eval_episodes,
+                image_size=self.image_size, data_dir=data_dir, paper=paper,
+                extra={} if paper is None else {"paper_source": source}, inner_steps=steps,
+            )  # fmt: skip
+        return records

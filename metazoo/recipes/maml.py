@@ -8,9 +8,8 @@ from typing import ClassVar
 import keras
 
 from metazoo.algorithms.maml import ADAPT_CHOICES, MAML
-from metazoo.protocols import score_settings
 from metazoo.recipes.base import setting
-from metazoo.recipes.episodic import EpisodeRecipe
+from metazoo.recipes.episodic import MetaBatchRecipe
 
 PAPER = (
     "Finn, Abbeel & Levine, Model-Agnostic Meta-Learning for Fast Adaptation of Deep "
@@ -48,7 +47,7 @@ VARIANTS = {(True, "all"): "FOMAML", (False, "head"): "ANIL", (True, "head"): "f
 
 
 @dataclasses.dataclass(frozen=True)
-class MAMLRecipe(EpisodeRecipe):
+class MAMLRecipe(MetaBatchRecipe):
     """Finn et al.'s recipe: MAML meta-trained on meta-batches of Omniglot episodes.
 
     Each step is one meta-batch of `meta_batch` episodes (32 in the paper),
@@ -77,73 +76,36 @@ class MAMLRecipe(EpisodeRecipe):
     name: ClassVar[str] = "maml"
     paper: ClassVar[str] = PAPER
     model_class: ClassVar[type] = MAML
+    paper_test_steps: ClassVar[tuple[int, ...]] = (FINN_CODE_TEST_STEPS,)
 
+    # meta_batch, steps, inner_steps, eval_inner_steps, inner_lr: `MetaBatchRecipe`'s
+    # defaults are Finn et al.'s.
     queries: int = setting(1, "query examples per class in training", minimum=1)
-    meta_batch: int = setting(32, "episodes per meta-step", minimum=1)
-    steps: int = setting(60_000, "meta-steps in all", minimum=1)
-    epoch_steps: int = setting(250, "meta-steps between backups / progress lines", minimum=1)
-    inner_steps: int = setting(1, "SGD steps on the support set in training", minimum=1)
-    eval_inner_steps: int = setting(3, "SGD steps on the support set at test", minimum=1)
-    inner_lr: float = setting(0.4, "step size of the inner SGD steps", minimum=0)
     adapt: str = setting("all", "weights the inner loop adapts (head: ANIL)", choices=ADAPT_CHOICES)
     first_order: bool = setting(False, "first-order MAML (FOMAML)")
     learn_inner_lr: bool = setting(False, "a learned step size per weight tensor (Meta-SGD)")
 
-    @property
-    def episode_batch(self) -> int:
-        return self.meta_batch
-
-    def data_identity(self) -> dict:
-        return {**self.episode_options(), "meta_batch": self.meta_batch}
-
-    def build_model(self, data_dir=None) -> MAML:
-        return MAML(
-            ways=self.ways,
-            inner_steps=self.inner_steps,
-            eval_inner_steps=self.eval_inner_steps,
-            inner_lr=self.inner_lr,
-            first_order=self.first_order,
-            learn_inner_lr=self.learn_inner_lr,
-            adapt=self.adapt,
-            filters=self.filters,
-            image_shape=(self.image_size, self.image_size, 1),
-        )
-
-    def architecture(self, model) -> dict:
+    def model_options(self) -> dict:
         return {
-            "ways": model.ways,
-            "filters": model.filters,
-            "image_size": model.image_shape[0],
-            "learn_inner_lr": model.learn_inner_lr,
-        }
-
-    def asked_architecture(self) -> dict:
-        return {
-            "ways": self.ways,
-            "filters": self.filters,
-            "image_size": self.image_size,
-            "learn_inner_lr": self.learn_inner_lr,
-        }
-
-    def model_from_init_preset(self, start, data_dir=None) -> MAML:
-        # The learned initialization (and step sizes) carry over; the inner loop is this run's.
-        model = self.build_model(data_dir)
-        model.set_weights(start.get_weights())
-        return model
-
-    def training_record(self, model, history, backup_dir=None) -> dict:
-        return {
-            **self.episodes_record(),
-            "meta_batch": self.meta_batch,
-            "steps": self.steps,
-            "optimizer": f"Adam({self.learning_rate})",
-            "inner_steps": self.inner_steps,
-            "eval_inner_steps": self.eval_inner_steps,
-            "inner_lr": self.inner_lr,
+            **super().model_options(),
             "first_order": self.first_order,
             "learn_inner_lr": self.learn_inner_lr,
             "adapt": self.adapt,
-            "learner": f"4 x [3x3 conv {self.filters}, stride 2, batch norm, ReLU], mean, linear",
+        }
+
+    def architecture(self, model) -> dict:
+        return {**super().architecture(model), "learn_inner_lr": model.learn_inner_lr}
+
+    def asked_architecture(self) -> dict:
+        return {**super().asked_architecture(), "learn_inner_lr": self.learn_inner_lr}
+
+    def training_record(self, model, history, backup_dir=None) -> dict:
+        return {
+            **self.inner_loop_record(),
+            "optimizer": f"Adam({self.learning_rate})",
+            "first_order": self.first_order,
+            "learn_inner_lr": self.learn_inner_lr,
+            "adapt": self.adapt,
             "differences_from_paper": list(PAPER_DIFFERENCES),
             "backend": keras.config.backend(),
         }
@@ -161,29 +123,6 @@ class MAMLRecipe(EpisodeRecipe):
         if self.first_order:
             return PAPER_FOMAML_OMNIGLOT, FOMAML_SOURCE
         return PAPER_MAML_OMNIGLOT, PAPER
-
-    def evaluate(self, model, preset: str, data_dir=None) -> list[dict]:
-        """5-way 1-shot and 5-shot records with `eval_inner_steps` test steps.
-
-        A variant with a paper figure also gets both records again with the
-        10 test steps of Finn et al.'s code (`FINN_CODE_TEST_STEPS`), unless
-        `eval_inner_steps` is 10 already.
-        """
-        settings = [(self.ways, 1), (self.ways, 5)] if self.eval_episodes else []
-        paper, source = self.paper_figures()
-        extra = {} if paper is None else {"paper_source": source}
-        test_steps = model.eval_inner_steps or model.inner_steps
-        step_counts = [test_steps]
-        if paper is not None and test_steps != FINN_CODE_TEST_STEPS:
-            step_counts.append(FINN_CODE_TEST_STEPS)
-        records = []
-        for steps in step_counts:
-            records += score_settings(
-                model, preset, settings, self.protocol, self.eval_episodes,
-                image_size=self.image_size, data_dir=data_dir, paper=paper, extra=extra,
-                inner_steps=steps,
-            )  # fmt: skip
-        return records
 
     def describe(self) -> str:
         name = VARIANTS.get((self.first_order, self.adapt), "MAML")

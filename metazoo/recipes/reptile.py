@@ -8,9 +8,8 @@ from typing import ClassVar
 import keras
 
 from metazoo.algorithms.reptile import Reptile
-from metazoo.protocols import score_settings
 from metazoo.recipes.base import setting
-from metazoo.recipes.episodic import EpisodeRecipe
+from metazoo.recipes.episodic import MetaBatchRecipe
 
 PAPER = "Nichol, Achiam & Schulman, On First-Order Meta-Learning Algorithms, arXiv:1803.02999, 2018"
 # Nichol et al. (2018), Omniglot results, "Reptile + Transduction": our evaluation is
@@ -37,7 +36,7 @@ PAPER_DIFFERENCES = (
 
 
 @dataclasses.dataclass(frozen=True)
-class ReptileRecipe(EpisodeRecipe):
+class ReptileRecipe(MetaBatchRecipe):
     """Nichol et al.'s recipe: Reptile meta-trained on meta-batches of Omniglot episodes.
 
     Each step is one meta-batch of `meta_batch` episodes; each episode's
@@ -88,35 +87,6 @@ class ReptileRecipe(EpisodeRecipe):
     eval_inner_steps: int = setting(50, "SGD steps on the support set at test", minimum=1)
     inner_lr: float = setting(0.1, "step size of the inner SGD steps", minimum=0)
 
-    @property
-    def episode_batch(self) -> int:
-        return self.meta_batch
-
-    def data_identity(self) -> dict:
-        return {**self.episode_options(), "meta_batch": self.meta_batch}
-
-    def build_model(self, data_dir=None) -> Reptile:
-        return Reptile(
-            ways=self.ways,
-            inner_steps=self.inner_steps,
-            eval_inner_steps=self.eval_inner_steps,
-            inner_lr=self.inner_lr,
-            filters=self.filters,
-            image_shape=(self.image_size, self.image_size, 1),
-        )
-
-    def architecture(self, model) -> dict:
-        return {"ways": model.ways, "filters": model.filters, "image_size": model.image_shape[0]}
-
-    def asked_architecture(self) -> dict:
-        return {"ways": self.ways, "filters": self.filters, "image_size": self.image_size}
-
-    def model_from_init_preset(self, start, data_dir=None) -> Reptile:
-        # The learned initialization carries over; the inner loop is this run's.
-        model = self.build_model(data_dir)
-        model.set_weights(start.get_weights())
-        return model
-
     def meta_step_size(self):
         """`learning_rate`, linearly to `final_learning_rate` over `steps` (constant if equal)."""
         if self.final_learning_rate == self.learning_rate:
@@ -139,27 +109,18 @@ class ReptileRecipe(EpisodeRecipe):
 
     def training_record(self, model, history, backup_dir=None) -> dict:
         return {
-            **self.episodes_record(),
-            "meta_batch": self.meta_batch,
-            "steps": self.steps,
+            **self.inner_loop_record(),
             "optimizer": self.optimizer_record(),
-            "inner_steps": self.inner_steps,
-            "eval_inner_steps": self.eval_inner_steps,
-            "inner_lr": self.inner_lr,
             "inner_optimizer": "SGD on the whole support set",
-            "learner": f"4 x [3x3 conv {self.filters}, stride 2, batch norm, ReLU], mean, linear",
             "differences_from_paper": list(PAPER_DIFFERENCES),
             "backend": keras.config.backend(),
         }
 
-    def evaluate(self, model, preset: str, data_dir=None) -> list[dict]:
-        settings = [(self.ways, 1), (self.ways, 5)] if self.eval_episodes else []
-        paper = PAPER_REPTILE_OMNIGLOT if self.protocol == "vinyals" else None
-        return score_settings(
-            model, preset, settings, self.protocol, self.eval_episodes,
-            image_size=self.image_size, data_dir=data_dir, paper=paper,
-            inner_steps=model.eval_inner_steps,
-        )  # fmt: skip
+    def paper_figures(self) -> tuple[dict | None, str | None]:
+        """Nichol et al.'s "Reptile + Transduction" figures (5-way, Vinyals protocol)."""
+        if self.protocol == "vinyals" and self.ways == 5:
+            return PAPER_REPTILE_OMNIGLOT, PAPER
+        return None, None
 
     def describe(self) -> str:
         return (
