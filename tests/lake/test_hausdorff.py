@@ -1,4 +1,5 @@
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from metazoo.lake import (
     read_lake_runs,
     score_lake_runs,
 )
+from metazoo.lake.hausdorff import _dense_modified_hausdorff_matrix, _modified_hausdorff_matrix
 from tests.lake_runs import moved_rectangle_png, pixel_nearest_neighbour, write_runs
 
 
@@ -27,7 +29,17 @@ def test_modified_hausdorff_distance_golden_values():
     assert modified_hausdorff_distance([[0.0, 0.0]], [[0.0, -3.0], [0.0, 3.0]]) == pytest.approx(3)
 
 
-def test_modified_hausdorff_matches_a_direct_computation():
+@pytest.fixture(params=["scipy", "numpy"])
+def nearest_points(request, monkeypatch):
+    """Both ways of finding nearest points: SciPy's k-d trees, and numpy alone without SciPy."""
+    if request.param == "scipy":
+        pytest.importorskip("scipy.spatial")
+    else:
+        monkeypatch.setitem(sys.modules, "scipy.spatial", None)  # import fails
+    return request.param
+
+
+def test_modified_hausdorff_matches_a_direct_computation(nearest_points):
     rng = np.random.default_rng(0)
     sets = [rng.normal(size=(n, 2)) * 10 for n in (1, 7, 30, 4)]
 
@@ -38,6 +50,19 @@ def test_modified_hausdorff_matches_a_direct_computation():
     for a in sets:
         for b in sets:
             assert modified_hausdorff_distance(a, b) == pytest.approx(direct(a, b), abs=1e-6)
+
+
+def test_both_ways_give_the_same_distance_matrix():
+    pytest.importorskip("scipy.spatial")
+    rng = np.random.default_rng(1)
+    queries = [rng.integers(0, 105, size=(n, 2)).astype(float) for n in (1, 300, 700)]
+    supports = [rng.integers(0, 105, size=(n, 2)).astype(float) for n in (2, 500, 1, 650)]
+    np.testing.assert_allclose(
+        _modified_hausdorff_matrix(queries, supports),
+        _dense_modified_hausdorff_matrix(queries, supports),
+        rtol=0,
+        atol=1e-9,
+    )
 
 
 def test_ink_points_thresholds_and_refuses_blank_images():
