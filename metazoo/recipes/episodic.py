@@ -110,9 +110,17 @@ class MetaBatchRecipe(EpisodeRecipe):
     `paper_figures` gives the published figures a preset is compared with;
     where there are some, `evaluate` also scores with each of
     `paper_test_steps` (the test steps of the paper's code).
+
+    The meta-optimizer's learning rate goes from `learning_rate` to
+    `final_learning_rate` over the run's `steps` along `decay` ("cosine":
+    Keras `CosineDecay`, as MAML++ anneals it; "linear": `PolynomialDecay`
+    of power 1, as Reptile does); `None`, or the same rate, keeps it
+    constant. A run that continues `init_preset` starts its schedule anew.
     """
 
     paper_test_steps: ClassVar[tuple[int, ...]] = ()
+    # How the learning rate reaches `final_learning_rate`: "cosine" or "linear".
+    decay: ClassVar[str] = "cosine"
 
     meta_batch: int = setting(32, "episodes per meta-step", minimum=1)
     steps: int = setting(60_000, "meta-steps in all", minimum=1)
@@ -120,6 +128,37 @@ class MetaBatchRecipe(EpisodeRecipe):
     inner_steps: int = setting(1, "SGD steps on the support set in training", minimum=1)
     eval_inner_steps: int = setting(3, "SGD steps on the support set at test", minimum=1)
     inner_lr: float = setting(0.4, "step size of the inner SGD steps", minimum=0)
+    final_learning_rate: float | None = setting(
+        None, "learning rate at the last step, reached by cosine decay (default: constant)",
+        minimum=0,
+    )  # fmt: skip
+
+    @property
+    def decays(self) -> bool:
+        """Whether the learning rate changes over the run (`final_learning_rate`)."""
+        final = self.final_learning_rate
+        return final is not None and final != self.learning_rate
+
+    def learning_rate_schedule(self):
+        """`learning_rate`, or its decay to `final_learning_rate` over `steps` (see `decay`)."""
+        if not self.decays:
+            return self.learning_rate
+        if self.decay == "linear":
+            return keras.optimizers.schedules.PolynomialDecay(
+                self.learning_rate, self.steps, end_learning_rate=self.final_learning_rate
+            )
+        # CosineDecay's floor is a fraction of the first rate.
+        floor = self.final_learning_rate / self.learning_rate if self.learning_rate else 0.0
+        return keras.optimizers.schedules.CosineDecay(self.learning_rate, self.steps, alpha=floor)
+
+    def optimizer_record(self, optimizer: str = "Adam") -> str:
+        """The meta-optimizer and its learning rate, in words (the training record's)."""
+        if not self.decays:
+            return f"{optimizer}({self.learning_rate})"
+        return (
+            f"{optimizer}({self.learning_rate}), {self.decay} decay to "
+            f"{self.final_learning_rate} over {self.steps} steps"
+        )
 
     @property
     def episode_batch(self) -> int:

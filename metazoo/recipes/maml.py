@@ -52,7 +52,8 @@ class MAMLRecipe(MetaBatchRecipe):
 
     Each step is one meta-batch of `meta_batch` episodes (32 in the paper),
     each adapted with `inner_steps` SGD steps of size `inner_lr` on its
-    support set; Adam with `learning_rate` on the mean query loss. The
+    support set; Adam with `learning_rate` (decayed along a cosine to
+    `final_learning_rate` when that is set) on the mean query loss. The
     defaults are the paper's 5-way Omniglot settings (1 inner step of 0.4 in
     training, 3 at test, meta-batch 32, 60,000 steps) with the query set of
     Finn et al.'s code: as many examples per class as the support set. The
@@ -102,7 +103,7 @@ class MAMLRecipe(MetaBatchRecipe):
     def training_record(self, model, history, backup_dir=None) -> dict:
         return {
             **self.inner_loop_record(),
-            "optimizer": f"Adam({self.learning_rate})",
+            "optimizer": self.optimizer_record(),
             "first_order": self.first_order,
             "learn_inner_lr": self.learn_inner_lr,
             "adapt": self.adapt,

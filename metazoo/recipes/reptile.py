@@ -71,6 +71,7 @@ class ReptileRecipe(MetaBatchRecipe):
     name: ClassVar[str] = "reptile"
     paper: ClassVar[str] = PAPER
     model_class: ClassVar[type] = Reptile
+    decay: ClassVar[str] = "linear"
 
     shots: int = setting(10, "support examples per class in training (the paper's train shots)",
                          minimum=1)  # fmt: skip
@@ -87,30 +88,13 @@ class ReptileRecipe(MetaBatchRecipe):
     eval_inner_steps: int = setting(50, "SGD steps on the support set at test", minimum=1)
     inner_lr: float = setting(0.1, "step size of the inner SGD steps", minimum=0)
 
-    def meta_step_size(self):
-        """`learning_rate`, linearly to `final_learning_rate` over `steps` (constant if equal)."""
-        if self.final_learning_rate == self.learning_rate:
-            return self.learning_rate
-        return keras.optimizers.schedules.PolynomialDecay(
-            self.learning_rate, self.steps, end_learning_rate=self.final_learning_rate, power=1.0
-        )
-
     def compile_model(self, model: Reptile) -> None:
-        model.compile(optimizer=keras.optimizers.SGD(self.meta_step_size()))
-
-    def optimizer_record(self) -> str:
-        """The meta-optimizer, in words."""
-        if self.final_learning_rate == self.learning_rate:
-            return f"SGD({self.learning_rate})"
-        return (
-            f"SGD({self.learning_rate}), linearly to {self.final_learning_rate} "
-            f"over {self.steps} steps"
-        )
+        model.compile(optimizer=keras.optimizers.SGD(self.learning_rate_schedule()))
 
     def training_record(self, model, history, backup_dir=None) -> dict:
         return {
             **self.inner_loop_record(),
-            "optimizer": self.optimizer_record(),
+            "optimizer": self.optimizer_record("SGD"),
             "inner_optimizer": "SGD on the whole support set",
             "differences_from_paper": list(PAPER_DIFFERENCES),
             "backend": keras.config.backend(),

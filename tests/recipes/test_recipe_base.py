@@ -36,7 +36,13 @@ def test_the_recorded_command_parses_back_to_the_same_recipe(recipe):
         SiameseRecipe: dict(augment=False, steps=7, center=True, init_preset="siamese_omniglot"),
         MetaLSTMRecipe: dict(shots=5, inner_steps=2, decay_every=4, xla=True, second_order=True),
         L2LRecipe: dict(task="quadratic", unroll=5, epoch_steps=40, p=5.0, preprocess="none"),
-        MAMLRecipe: dict(meta_batch=4, first_order=True, adapt="head", learn_inner_lr=True),
+        MAMLRecipe: dict(
+            meta_batch=4,
+            first_order=True,
+            adapt="head",
+            learn_inner_lr=True,
+            final_learning_rate=1e-5,
+        ),  # fmt: skip
         ReptileRecipe: dict(shots=2, inner_lr=0.05, final_learning_rate=1.0, eval_inner_steps=8),
     }[recipe]
     made = recipe(**changed)

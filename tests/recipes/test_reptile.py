@@ -22,13 +22,13 @@ def test_defaults_are_nichol_et_al_omniglot_settings():
     # meta-batch 5, meta step 1 annealed linearly to 0, 100k meta-steps.
     paper = dict(ways=5, shots=10, inner_steps=5, eval_inner_steps=50, meta_batch=5, steps=100_000)
     assert {k: getattr(recipe, k) for k in paper} == paper
-    schedule = recipe.meta_step_size()
+    schedule = recipe.learning_rate_schedule()
     rates = [float(schedule(step)) for step in (0, 25_000, 50_000, 100_000)]
     np.testing.assert_allclose(rates, [1.0, 0.75, 0.5, 0.0], atol=1e-6)
     # A final step size equal to the first is a constant one (no schedule tied to --steps).
-    assert ReptileRecipe(final_learning_rate=1.0).meta_step_size() == 1.0
+    assert ReptileRecipe(final_learning_rate=1.0).learning_rate_schedule() == 1.0
     record = recipe.training_record(None, None)
-    assert record["optimizer"] == "SGD(1.0), linearly to 0.0 over 100000 steps"
+    assert record["optimizer"] == "SGD(1.0), linear decay to 0.0 over 100000 steps"
     assert record["differences_from_paper"] == list(PAPER_DIFFERENCES)
     assert (record["shots"], record["queries"], record["episodes"]) == (10, 1, 500_000)
 
