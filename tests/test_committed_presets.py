@@ -121,7 +121,9 @@ def test_siamese_preset_reproduces_its_verification_records(data_dir):
 
 
 @pytest.mark.data
-@pytest.mark.parametrize("name", ["protonet_omniglot", "meta_lstm_omniglot_5w1s"])
+@pytest.mark.parametrize(
+    "name", ["protonet_omniglot", "meta_lstm_omniglot_5w1s", "maml_omniglot_5w1s"]
+)
 def test_episodic_preset_fine_tunes_with_fit(name, data_dir):
     from metazoo.episodes import omniglot_episodes
 

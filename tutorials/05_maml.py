@@ -31,7 +31,7 @@
 # every Keras backend (`KERAS_BACKEND`: TensorFlow, JAX or PyTorch); the
 # fine-tuning run is shorter with `METAZOO_FAST=1` (as on the docs build),
 # everything else is measured on every build of this page. The
-# [MAML page](../maml.md) has the maths, the options (FOMAML, Meta-SGD,
+# [MAML page](../../maml/) has the maths, the options (FOMAML, Meta-SGD,
 # ANIL, Reptile), the paper-vs-ours table and the costs.
 #
 # [Download this tutorial](05_maml.py): a jupytext notebook;
@@ -62,10 +62,14 @@ print("Keras backend:", keras.config.backend())
 #
 # `maml_omniglot_5w1s` was meta-trained with Finn et al.'s 5-way 1-shot
 # Omniglot settings (`metazoo train maml`: Vinyals trainval split, meta-batches
-# of 32 episodes, one inner step of 0.4 in training and three at test). Its
-# metadata records the scores on 1,000 seeded test episodes, after the
-# preset's own test steps and after the 10 of Finn et al.'s code; below the
-# first is measured again on the first 100 of the same episodes.
+# of 32 episodes, one inner step in training and three at test, 60,000
+# meta-steps with Adam at 1e-3), then 2,500 more at 1e-4 (`--init-preset`).
+# Its inner step, 0.4 on the mean support loss, is a fifth of Finn et al.'s
+# (their loss sums over the support set); the [MAML page](../../maml/) lists
+# every difference from their code. Its metadata records the scores on 1,000
+# seeded test episodes, after the preset's own test steps and after the 10
+# of Finn et al.'s code; below the first is measured again on the first 100
+# of the same episodes.
 
 # %%
 PRESET = "maml_omniglot_5w1s"
@@ -263,7 +267,7 @@ plt.show()
 # first-order direction still points downhill on the exact meta-loss, i.e.
 # a positive cosine of the whole gradients (printed above). Finn et al.
 # found first-order MAML close to exact MAML on miniImageNet, and Nichol et
-# al. on Omniglot; the [MAML page](../maml.md) has what each costs per
+# al. on Omniglot; the [MAML page](../../maml/) has what each costs per
 # meta-step (`benchmarks/maml_step_cost.py`; the eager timings above are
 # one run each, not a benchmark).
 #
@@ -273,7 +277,8 @@ plt.show()
 # episodes. Here the 1-shot preset is meta-trained further on 5-way
 # **5-shot** episodes (meta-batches of 8, Adam at 1e-4) and scored on
 # 5-shot test episodes before and after. The run is short (the
-# `maml_omniglot_5w5s` recipe takes 60,000 meta-steps of 32 episodes);
+# `maml_omniglot_5w5s` preset was made the same way with 1,500 meta-steps of
+# 32 episodes: `metazoo train maml --shots 5 --init-preset ...`);
 # whether it changes the score beyond the 95% interval is printed, not
 # assumed.
 

@@ -1,0 +1,46 @@
+"""The MAML presets on JAX and PyTorch, compared with TensorFlow on real episodes."""
+
+import numpy as np
+import pytest
+
+from metazoo.episodes import omniglot_episodes
+from tests.algorithms import maml_preset_backend_checks as checks
+from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
+
+# Three inner steps of plain SGD from the same weights: float32 rounding in another
+# backend's convolutions and gradients moves the logits by far less than this.
+LOGITS_ATOL = 1e-4
+
+
+def test_the_zoo_has_maml_presets():
+    assert {"maml_omniglot_5w1s", "maml_omniglot_5w5s"} <= set(checks.PRESETS)
+
+
+@pytest.fixture(scope="module")
+def measured(data_dir, tmp_path_factory) -> tuple[dict, dict]:
+    """Two 5-way 1-shot Omniglot test episodes built here (TF), measured on every backend."""
+    data = omniglot_episodes("test", 5, 1, 3, seed=1, batch_size=2, data_dir=data_dir / "omniglot")
+    (support, labels, query), query_labels = next(iter(data))
+    inputs = {"support": support.numpy(), "support_labels": labels.numpy(),
+              "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip
+    tmp = tmp_path_factory.mktemp("maml_preset_backends")
+    module = "tests.algorithms.maml_preset_backend_checks"
+    return inputs, measure_on_backends(module, lambda: checks.measure(inputs), tmp, inputs)
+
+
+@pytest.fixture(params=OTHER_BACKENDS)
+def other(request, measured) -> str:
+    return measured_on(measured[1], request.param)
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", checks.PRESETS)
+def test_preset_gives_the_query_logits_of_tensorflow(measured, other, name):
+    inputs, outs = measured
+    for key in (name, f"{name}_predict"):
+        expected, got = outs["tensorflow"][key], outs[other][key]
+        assert got.shape == expected.shape == (2, 15, 5)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=LOGITS_ATOL, err_msg=key)
+    np.testing.assert_array_equal(outs[other][name].argmax(-1), outs["tensorflow"][name].argmax(-1))
+    # The preset works: 5-way 1-shot, far above chance (0.2).
+    assert np.mean(outs[other][name].argmax(-1) == inputs["query_labels"]) > 0.8
