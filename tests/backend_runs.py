@@ -85,3 +85,17 @@ def measured_on(outs: dict, backend: str) -> str:
     if backend not in outs:
         pytest.skip(f"{backend} is not installed")
     return backend
+
+
+def omniglot_test_inputs(data_dir: Path) -> dict:
+    """Two 5-way 1-shot Omniglot test episodes (3 queries per class) built on TensorFlow.
+
+    The inputs of the checks modules that compare presets' query logits
+    across backends (Meta-LSTM, MAML).
+    """
+    from metazoo.episodes import omniglot_episodes
+
+    data = omniglot_episodes("test", 5, 1, 3, seed=1, batch_size=2, data_dir=data_dir / "omniglot")
+    (support, labels, query), query_labels = next(iter(data))
+    return {"support": support.numpy(), "support_labels": labels.numpy(),
+            "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip

@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 
-from metazoo.episodes import omniglot_episodes
 from tests.algorithms import maml_preset_backend_checks as checks
-from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
+from tests.backend_runs import (
+    OTHER_BACKENDS,
+    measure_on_backends,
+    measured_on,
+    omniglot_test_inputs,
+)
 
 # Three inner steps of plain SGD from the same weights: float32 rounding in another
 # backend's convolutions and gradients moves the logits by far less than this.
@@ -19,10 +23,7 @@ def test_the_zoo_has_maml_presets():
 @pytest.fixture(scope="module")
 def measured(data_dir, tmp_path_factory) -> tuple[dict, dict]:
     """Two 5-way 1-shot Omniglot test episodes built here (TF), measured on every backend."""
-    data = omniglot_episodes("test", 5, 1, 3, seed=1, batch_size=2, data_dir=data_dir / "omniglot")
-    (support, labels, query), query_labels = next(iter(data))
-    inputs = {"support": support.numpy(), "support_labels": labels.numpy(),
-              "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip
+    inputs = omniglot_test_inputs(data_dir)
     tmp = tmp_path_factory.mktemp("maml_preset_backends")
     module = "tests.algorithms.maml_preset_backend_checks"
     return inputs, measure_on_backends(module, lambda: checks.measure(inputs), tmp, inputs)

@@ -3,9 +3,13 @@
 import numpy as np
 import pytest
 
-from metazoo.episodes import omniglot_episodes
 from tests.algorithms import meta_lstm_backend_checks as checks
-from tests.backend_runs import OTHER_BACKENDS, measure_on_backends, measured_on
+from tests.backend_runs import (
+    OTHER_BACKENDS,
+    measure_on_backends,
+    measured_on,
+    omniglot_test_inputs,
+)
 
 # 12 inner steps of a learned optimizer on 5 support images: float32 rounding
 # in another backend's convolutions moves the logits (up to ~8) by up to ~6e-4.
@@ -15,10 +19,7 @@ LOGITS_ATOL = 1e-3
 @pytest.fixture(scope="module")
 def measured(data_dir, tmp_path_factory) -> tuple[dict, dict]:
     """Two 5-way 1-shot Omniglot test episodes built here (TF), measured on every backend."""
-    data = omniglot_episodes("test", 5, 1, 3, seed=1, batch_size=2, data_dir=data_dir / "omniglot")
-    (support, labels, query), query_labels = next(iter(data))
-    inputs = {"support": support.numpy(), "support_labels": labels.numpy(),
-              "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip
+    inputs = omniglot_test_inputs(data_dir)
     tmp = tmp_path_factory.mktemp("meta_lstm_backends")
     module = "tests.algorithms.meta_lstm_backend_checks"
     return inputs, measure_on_backends(module, lambda: checks.measure(inputs), tmp, inputs)
