@@ -99,3 +99,19 @@ def omniglot_test_inputs(data_dir: Path) -> dict:
     (support, labels, query), query_labels = next(iter(data))
     return {"support": support.numpy(), "support_labels": labels.numpy(),
             "query": query.numpy(), "query_labels": query_labels.numpy()}  # fmt: skip
+
+
+def assert_same_preset_logits(
+    outs: dict, other: str, name: str, labels, atol: float, min_accuracy: float
+) -> None:
+    """`other`'s query logits of preset `name` (call and `predict`) are TensorFlow's.
+
+    Within `atol`, with the same predicted classes, and right on more than
+    `min_accuracy` of the queries (`labels`): the preset works there too.
+    """
+    for key in (name, f"{name}_predict"):
+        expected, got = outs["tensorflow"][key], outs[other][key]
+        assert got.shape == expected.shape == (2, 15, 5)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=atol, err_msg=key)
+    np.testing.assert_array_equal(outs[other][name].argmax(-1), outs["tensorflow"][name].argmax(-1))
+    assert np.mean(outs[other][name].argmax(-1) == labels) > min_accuracy
