@@ -6,15 +6,12 @@ recorded accuracy over 1,000 episodes; a handful of episodes is a noisy
 estimate, hence the tolerance.
 """
 
-import contextlib
 import dataclasses
 
-import keras
 import numpy as np
 import pytest
 
 from metazoo import presets
-from metazoo.algorithms import MetaLSTM
 from metazoo.protocols import OmniglotEpisodes
 
 FEW_SHOT = sorted(
@@ -30,26 +27,6 @@ LAKE = sorted(
 )
 
 
-@contextlib.contextmanager
-def eager_if(condition: bool):
-    """TensorFlow functions run eagerly inside when `condition` holds (same maths, no tracing).
-
-    Meta-LSTM's unrolled inner loop (12 steps of a coordinate-wise LSTM and
-    its gradients) takes about 100 s to trace here; 20 episodes run eagerly in
-    under a minute. Many episodes (`metazoo eval`) want the traced graph.
-    """
-    if not condition or keras.config.backend() != "tensorflow":
-        yield
-        return
-    import tensorflow as tf
-
-    tf.config.run_functions_eagerly(True)
-    try:
-        yield
-    finally:
-        tf.config.run_functions_eagerly(False)
-
-
 def test_the_zoo_has_few_shot_presets():
     assert {"protonet_omniglot", "protonet_omniglot_lake", "siamese_omniglot"} <= set(FEW_SHOT)
 
@@ -61,8 +38,7 @@ def test_preset_reproduces_its_recorded_accuracy(name, data_dir):
     record = next(r for r in metadata["evaluation"] if r["protocol"] in ("vinyals", "lake"))
     model = presets.load(name)
     protocol = dataclasses.replace(OmniglotEpisodes.from_record(record), episodes=EPISODES)
-    with eager_if(isinstance(model, MetaLSTM)):
-        fresh = protocol.score(model, data_dir)
+    fresh = protocol.score(model, data_dir)
     # 20 episodes of >= 75 queries: a standard error of about 1 point at these accuracies.
     assert fresh["accuracy"] >= record["accuracy"] - 0.04, (name, fresh, record)
 

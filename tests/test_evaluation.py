@@ -44,6 +44,31 @@ def test_evaluate_episodes_scores_each_episode():
     assert score.ci95 == pytest.approx(1.96 * np.std([1] * 3 + [0] * 7) / np.sqrt(10))
 
 
+class BatchSizesSeen(FirstColumn):
+    """FirstColumn that records the static episode-batch size of each trace."""
+
+    def __init__(self):
+        super().__init__()
+        self.traced_batch_sizes = []
+
+    def call(self, inputs, training=False):
+        self.traced_batch_sizes.append(inputs[2].shape[0])
+        return super().call(inputs, training)
+
+
+def test_evaluate_episodes_traces_once_for_any_batch_size():
+    """One trace, with the episode axis unknown: a shorter last batch (10, 10, 5) reuses it,
+    and models that adapt per episode map over episodes instead of unrolling a batch."""
+    model = BatchSizesSeen()
+    episodes = _episodes(3).repeat()  # take(25).batch(5) would have a static batch size
+    for batch_size in (10, 5):
+        model.traced_batch_sizes.clear()
+        score = evaluate_episodes(model, episodes, 25, batch_size=batch_size, verbose=0)
+        assert score.episodes == 25 and score.per_episode[:4] == (1.0, 1.0, 1.0, 0.0)
+        if keras.config.backend() == "tensorflow":
+            assert model.traced_batch_sizes == [None], (batch_size, model.traced_batch_sizes)
+
+
 def test_evaluate_episodes_too_few():
     with pytest.raises(ValueError, match="ran out after 10 episodes"):
         evaluate_episodes(FirstColumn(), _episodes(3), 11, verbose=0)
