@@ -56,9 +56,9 @@ def _compiled(fn):
     batch does not trace it again, and models that adapt to each episode
     (MAML, Meta-LSTM) trace one episode inside `keras.ops.map` instead of a
     batch of them unrolled: `tf.data` gives `take(n).batch(b)` a static batch
-    size when `b` divides `n`, and the unrolled graph of 10 Meta-LSTM
-    episodes (85,000 ops) took about 100 s to trace and optimize against
-    about 20 s for one episode's.
+    size when `b` divides `n`, and 10 Meta-LSTM episodes unrolled took 94 s
+    to trace and run once, against 19 s for one episode's graph
+    (`benchmarks/eval_trace_cost.py`).
     """
     if keras.config.backend() != "tensorflow":
         return fn

@@ -1,6 +1,7 @@
 """The benchmarks run (a few steps; the figures themselves are in docs/l2l.md, docs/maml.md)."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -174,3 +175,16 @@ def test_recipe_step_cost_times_a_recipe_as_its_options_describe_it(data_dir, ca
     assert '"benchmark": "recipe_step_cost"' in capsys.readouterr().out.splitlines()[-1]
     with pytest.raises(SystemExit):
         benchmark.main(["reptile --no-such-option"])
+
+
+@pytest.mark.data
+def test_eval_trace_cost_compares_static_and_unknown_batches(data_dir, capsys):
+    benchmark = load_benchmark("eval_trace_cost")
+    argv = ["protonet_omniglot", "--episodes", "4", "--batch-size", "2"]
+    benchmark.main([*argv, "--data-dir", str(data_dir)])
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert result["preset"] == "protonet_omniglot" and result["episodes"] == 4
+    assert result["queries"] == 4 * 75 and result["changed_predictions"] == 0
+    assert result["static_batch_first_s"] > 0 and result["unknown_batch_batch_s"] > 0
+    with pytest.raises(SystemExit):
+        benchmark.main(["protonet_omniglot", "--episodes", "3", "--batch-size", "2"])
